@@ -1,0 +1,48 @@
+# The workbook's two commands: `make lab` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch's pin, read from pyproject.toml (the one place pins are written). It is installed first and
+# alone so pip takes the CPU build and never the several-GB CUDA one.
+TORCH_PIN := $(shell $(PYTHON) -c 'import tomllib; print(next(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("torch")))')
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider
+PORT ?= 8888
+# Open a browser only where there is a screen; otherwise JupyterLab prints the URL to open.
+BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname))),,--no-browser)
+# pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
+PYTEST = $(PY) -m pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
+
+.PHONY: lab test unit notebooks-test notebooks models lint bench clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_PIN)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+models: $(VENV)/.installed
+	$(PY) -m adapterlab build
+
+lab: models
+	$(VENV)/bin/jupyter lab $(BROWSER_FLAG) --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks 00_start_here.ipynb
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check src tests benchmarks
+
+unit: $(VENV)/.installed
+	@$(call PYTEST,tests)
+
+notebooks-test: models
+	@$(call PYTEST,$(NBVAL) notebooks)
+
+test: lint unit notebooks-test
+
+# Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run.
+notebooks: models
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 notebooks/*.ipynb
+
+clean-venv:
+	rm -rf $(VENV)
