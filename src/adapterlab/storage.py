@@ -21,6 +21,7 @@ import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -202,6 +203,11 @@ def known_config(name: str):
     return AutoConfig.for_model(KNOWN_MODELS[name]["model_type"], **fields)
 
 
+@cache
+def _known_shapes(name: str) -> ModelShapes:  # frozen, so one read per model and kernel is safe to share
+    return shapes_from_config(known_config(name), name, KNOWN_MODELS[name]["source"])
+
+
 def model_shapes(model) -> ModelShapes:
     """Returns the shapes of `model`: a name in `KNOWN_MODELS`, a folder with a config.json,
     a transformers config, or a model object.
@@ -216,7 +222,7 @@ def model_shapes(model) -> ModelShapes:
     if not isinstance(model, (str, Path)):
         return shapes_from_config(model)
     if str(model) in KNOWN_MODELS:
-        return shapes_from_config(known_config(str(model)), str(model), KNOWN_MODELS[str(model)]["source"])
+        return _known_shapes(str(model))
     if (Path(model) / "config.json").is_file():
         from transformers import AutoConfig
 
