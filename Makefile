@@ -32,7 +32,7 @@ lab: models
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests benchmarks
 
-unit: $(VENV)/.installed
+unit: models
 	@$(call PYTEST,tests)
 
 notebooks-test: models
