@@ -1,0 +1,101 @@
+"""Smoke test of benchmarks/ at tiny scale (gpt2-mini, one repetition), so `make bench` cannot rot.
+
+The figures themselves are not checked here (they depend on the machine); what is checked is that
+every measurement is taken, that the checks inside the benchmark run, and that the files are written.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks/` sits beside `src/`, not in it
+
+from benchmarks import bench_adapters, bench_notebooks, report, timing  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+
+
+def test_repeat_times_only_the_operation():
+    """`repeat` times `fn` alone: a slow setup and teardown do not count, and every repetition is kept."""
+    stat = timing.repeat(lambda _: time.sleep(0.01), 3, setup=lambda: time.sleep(0.2),
+                         teardown=lambda _: time.sleep(0.2))
+    assert stat["n"] == len(stat["values"]) == 3
+    assert 0.01 <= stat["min"] <= stat["median"] <= stat["max"] < 0.15
+
+
+def test_show_summary_gives_median_range_and_count():
+    """A time is shown in the unit a person would say, with its min–max range and repetition count."""
+    assert timing.show_summary(timing.summary([0.012, 0.011, 0.013], "s")) == "12 ms (11–13, n=3)"
+    assert timing.show_summary(timing.summary([2.5], "s")) == "2.5 s (n=1)"
+    with pytest.raises(ValueError, match="at least one"):
+        timing.summary([], "s")
+
+
+@pytest.fixture(scope="module")
+def adapters_section():
+    """The adapter benchmark on gpt2-mini, one target set, one repetition, one generated token."""
+    section = bench_adapters.run("gpt2-mini", reps=1, new_tokens=1, prompt_tokens=4,
+                                 target_sets={"c_attn": ["c_attn"]})
+    return {**section, "machine_start": report.machine(), "machine_end": report.machine()}
+
+
+def test_adapter_benchmark_measures_everything(adapters_section):
+    """Every measurement of the issue is taken, and the adapter is the smaller file (r=8 on c_attn)."""
+    s = adapters_section["sets"]["c_attn"]
+    assert set(s["switch"]) == {"set_adapter", "load_adapter", "load_full"}
+    assert set(s["inference"]) == {"base", "unmerged", "merged"}
+    for group in ("save", "load", "switch", "inference"):
+        assert all(stat["median"] > 0 for stat in s[group].values()), group
+    assert s["mixed_batch"]["mixed"]["median"] > 0 and s["checks"]["mixed_batch_equals_one_at_a_time"]
+    assert s["checks"]["merged_vs_unmerged_max_abs_logit_diff"] < 1e-3
+    # gpt2-mini: 4 layers x r * (128 in + 384 out) = 16,384 LoRA parameters for c_attn.
+    assert s["params"]["adapter"] == 4 * 8 * (128 + 3 * 128)
+    assert "adapter_model.safetensors" in " ".join(s["bytes"]["adapter_files"])
+    assert s["bytes"]["adapter"] * 10 < s["bytes"]["full"]
+
+
+def test_adapter_report_files(adapters_section, tmp_path):
+    """The JSON, the markdown table (with ratios and repetition counts) and the PNG plot are written."""
+    record = report.update("adapters", adapters_section, tmp_path / "benchmarks.json")
+    assert json.loads((tmp_path / "benchmarks.json").read_text()) == record
+    text = report.adapters_markdown(record["adapters"])
+    assert "| bytes on disk | adapter folder:" in text and "× less disk" in text and "(n=1)" in text
+    assert report.plot(record["adapters"], tmp_path / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", "--docs", str(tmp_path)]) == 0
+    assert "## 2. What does an adapter save?" in (tmp_path / "benchmarks.md").read_text()
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_notebook_benchmark_cold_and_warm_cache_and_peak_memory(tmp_path):
+    """Cold runs see an empty ADAPTERLAB_CACHE, warm runs only the base models; a 300 MB buffer shows in the peak."""
+    for kind, expected in (("cold", []), ("warm", ["gpt2-mini"])):
+        path = _notebook(tmp_path / f"{kind}.ipynb",
+                         "import os, pathlib\ncache = pathlib.Path(os.environ['ADAPTERLAB_CACHE'])",
+                         f"assert sorted(p.name for p in cache.iterdir()) == {expected!r}",
+                         "buffer = b'x' * 300_000_000")
+        with bench_notebooks.model_cache(kind, models=("gpt2-mini",)) as cache:
+            result = bench_notebooks.run_notebook(path, cache, timeout=60)
+        assert result["error"] is None, (kind, result["error"])
+        assert result["code_cells"] == 3 and 0 < result["wall_s"] < 60
+        assert 300e6 < result["peak_rss_bytes"] < 3e9, result["peak_rss_bytes"]
+
+
+def test_failing_notebook_is_reported_not_raised(tmp_path):
+    """A notebook whose cell raises is recorded with the cell and the error; the kernel's peak is still read."""
+    path = _notebook(tmp_path / "01_broken.ipynb", "x = 1", "raise ValueError('seeded failure')", "x = 2")
+    section = {"budget_seconds": 45, "budget_bytes": 3e9, "repetitions": 1,
+               "rows": {path.name: {"warm": None}}}
+    with bench_notebooks.model_cache("cold") as cache:
+        result = bench_notebooks.run_notebook(path, cache, timeout=60)
+    assert result["error"].startswith("cell 1: ValueError: seeded failure"), result["error"]
+    assert result["peak_rss_bytes"] > 0
+    section["rows"][path.name] = {"warm": result}
+    section["machine_start"] = section["machine_end"] = report.machine()
+    assert "FAILED (cell 1: ValueError" in report.notebooks_markdown(section)
