@@ -92,13 +92,19 @@ PLOT_FINGERPRINT = """(box) => {
   }
   return parts.join('|');
 }"""
-NOTEBOOK_HEIGHT = """(name) => {
+# Scrolls the notebook to its top and returns how much taller than its window its content is.
+NOTEBOOK_OVERFLOW = """(name) => {
+  window.jupyterapp.shell.collapseLeft();
   const node = window.__adapterlabPanel(name).content.node;
-  return (node.querySelector('.jp-WindowedPanel-outer') || node).scrollHeight;
+  const scroller = node.querySelector('.jp-WindowedPanel-outer') || node;
+  scroller.scrollTop = 0;
+  return scroller.scrollHeight - scroller.clientHeight;
 }"""
-SHUTDOWN = """async (name) => {
+CLOSE = """async (name) => {
   const panel = window.__adapterlabPanel(name);
-  if (panel && panel.sessionContext) await panel.sessionContext.shutdown();
+  if (!panel) return;
+  await panel.sessionContext.shutdown();
+  panel.dispose();
 }"""
 
 
@@ -276,8 +282,9 @@ def _move_calculator(page, name: str, shots: Path) -> list[str]:
 def _screenshot_notebook(page, name: str, path: Path) -> None:
     """The whole notebook in one picture: the window is made as tall as the notebook first."""
     size = page.viewport_size
-    height = min(int(page.evaluate(NOTEBOOK_HEIGHT, name)) + 200, 30_000)
-    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    overflow = max(0, int(page.evaluate(NOTEBOOK_OVERFLOW, name)))
+    page.set_viewport_size({"width": size["width"], "height": min(size["height"] + overflow, 30_000)})
+    page.evaluate(NOTEBOOK_OVERFLOW, name)  # back to the top after the resize
     page.wait_for_timeout(300)
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
@@ -291,7 +298,7 @@ def _attempts(lab: Lab) -> int:
 
 
 def _run(page, name: str, lab: Lab, screenshots: Path) -> list[str]:
-    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}", timeout=90_000)
+    page.evaluate("(name) => window.jupyterapp.commands.execute('docmanager:open', {path: name})", name)
     page.wait_for_function(f"() => window.__adapterlabPanel({name!r}) !== null", timeout=90_000)
     if not page.evaluate(OPEN_AND_START, name):
         return [f"{name}: JupyterLab started no kernel for the notebook"]
@@ -321,22 +328,45 @@ def _run(page, name: str, lab: Lab, screenshots: Path) -> list[str]:
     return problems
 
 
+class LabPage:
+    """One JupyterLab page for the whole run (loading JupyterLab once saves seconds per notebook)."""
+
+    def __init__(self, browser, lab: Lab):
+        self.browser, self.lab, self.errors = browser, lab, []
+        self.page = None
+
+    def get(self):
+        """Returns the page, loading JupyterLab in a new one if there is none or it crashed."""
+        if self.page is None or self.page.is_closed():
+            self.page = self.browser.new_page()
+            self.page.add_init_script(PANEL_HELPER)
+            self.page.on("pageerror", lambda error: self.errors.append((str(error).strip() or "?").splitlines()[0]))
+            self.page.goto(f"{self.lab.url}/lab?reset&token={self.lab.token}", timeout=90_000)
+            self.page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
+            self.page.evaluate("async () => { await window.jupyterapp.restored; }")
+        return self.page
+
+
+@pytest.fixture(scope="session")
+def lab_page(browser, lab: Lab):
+    holder = LabPage(browser, lab)
+    yield holder
+    if holder.page is not None and not holder.page.is_closed():
+        holder.page.close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
-def test_notebook_runs_and_draws_in_jupyterlab(name: str, browser, lab: Lab, screenshots: Path):
+def test_notebook_runs_and_draws_in_jupyterlab(name: str, lab_page: LabPage, lab: Lab, screenshots: Path):
     """The notebook runs top to bottom in JupyterLab without errors, and its widgets draw and answer."""
-    page = browser.new_page()
-    page.add_init_script(PANEL_HELPER)
-    page_errors: list[str] = []
-    page.on("pageerror", lambda error: page_errors.append((str(error).strip() or "?").splitlines()[0]))
+    page = lab_page.get()
+    lab_page.errors.clear()
     try:
         problems = _run(page, name, lab, screenshots)
     finally:
-        try:
-            page.evaluate(SHUTDOWN, name)  # free the kernel's memory before the next notebook
-        finally:
-            page.close()
-    problems += [f"{name}: JavaScript error in the page: {error}" for error in page_errors]
+        if not page.is_closed():
+            page.evaluate(CLOSE, name)  # shut its kernel down (memory) and close its tab
+    problems += [f"{name}: JavaScript error in the page: {error}" for error in lab_page.errors]
     if problems:
         shot = screenshots / f"{Path(name).stem}.png"
         pytest.fail(f"{len(problems)} problem(s) in {name} (screenshot: {shot}):\n  " + "\n  ".join(problems),
