@@ -1,0 +1,67 @@
+"""The Binder/repo2docker files: postBuild pre-builds the base models where `start` tells the workbook to look.
+
+repo2docker runs `postBuild` once when it builds the image and `start` before every server start. Both
+are run here with a stand-in `python` that only records how it was called, so the test takes no time.
+"""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_PYTHON = """#!/bin/bash
+echo "ADAPTERLAB_CACHE=$ADAPTERLAB_CACHE ARGS=$*" >> "$CALLS"
+"""
+
+
+@pytest.mark.parametrize("name", ["postBuild", "start"])
+def test_binder_scripts_are_executable_bash(name):
+    """Both scripts exist, are executable (repo2docker runs them directly) and parse as bash."""
+    path = ROOT / name
+    assert path.stat().st_mode & stat.S_IXUSR, f"{name} is not executable: chmod +x {name}"
+    assert path.read_text().startswith("#!/bin/bash\n")
+    subprocess.run(["bash", "-n", str(path)], check=True)
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"),
+           "NB_PYTHON_PREFIX": str(tmp_path / "env")}
+    env.pop("ADAPTERLAB_CACHE", None)
+    return env, tmp_path / "calls"
+
+
+def test_postbuild_builds_the_models_where_start_points(fake_python):
+    """postBuild runs `python -m adapterlab build` with the ADAPTERLAB_CACHE that `start` sets at run time."""
+    env, calls = fake_python
+    subprocess.run([str(ROOT / "postBuild")], env=env, cwd=ROOT, check=True, capture_output=True)
+    build = [line for line in calls.read_text().splitlines() if line.endswith("ARGS=-m adapterlab build")]
+    assert len(build) == 1, calls.read_text()
+    subprocess.run([str(ROOT / "start"), "python", "-c", "pass"], env=env, cwd=ROOT, check=True)
+    at_start = calls.read_text().splitlines()[-1]
+    cache = build[0].split(" ARGS=")[0]
+    assert at_start.split(" ARGS=")[0] == cache
+    assert cache == f"ADAPTERLAB_CACHE={env['NB_PYTHON_PREFIX']}/share/adapterlab-models"
+
+
+def test_start_keeps_a_cache_the_host_chose(fake_python):
+    """A JupyterHub that sets ADAPTERLAB_CACHE itself keeps it: start only fills it in when it is unset."""
+    env, calls = fake_python
+    subprocess.run([str(ROOT / "start"), "python"], env={**env, "ADAPTERLAB_CACHE": "/srv/models"}, check=True)
+    assert calls.read_text().startswith("ADAPTERLAB_CACHE=/srv/models ")
+
+
+def test_environment_yml_installs_the_package():
+    """environment.yml installs adapterlab itself (`-e .`), so repo2docker stages the repository first."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    assert "-e ." in pip
