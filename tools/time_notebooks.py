@@ -1,0 +1,166 @@
+"""Measures how long each notebook takes and writes the figures the instructor guide and the map show.
+
+    .venv/bin/python tools/time_notebooks.py                    # run every notebook, warm cache
+    .venv/bin/python tools/time_notebooks.py 03_reloading_adapters.ipynb   # only these; keep the rest
+    .venv/bin/python tools/time_notebooks.py --from-benchmarks  # take the figures `make bench` measured
+    .venv/bin/python tools/time_notebooks.py --render           # only rewrite the docs from the JSON
+
+Each notebook runs top to bottom in a fresh kernel with the base models already built (where a learner
+stands after `make lab`), through the benchmark's own runner (`benchmarks/bench_notebooks.py`), and the
+committed notebook is never written to. The figures go to docs/notebook_times.json with the machine
+they came from (cores, load average: a busy machine inflates them); then the run-time lines of
+docs/INSTRUCTOR.md (`<!-- time:NAME -->`) and the table of docs/notebook_map.md are rewritten from it.
+
+Study time is an estimate from a stated formula, not a measurement: reading the markdown at
+200 words a minute, 30 s per code cell, and 3 minutes per exercise in "Check your understanding".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DOCS = ROOT / "docs"
+TIMES = DOCS / "notebook_times.json"
+WORDS_PER_MINUTE, CODE_CELL_S, EXERCISE_S = 200, 30, 180
+BUDGET_S = 45  # per notebook, warm cache, 2 cores (docs/AUTHORING.md)
+
+
+def describe(path: Path) -> dict:
+    """Returns what a notebook holds: title, one-line summary, cells, words, exercises, study minutes."""
+    nb = json.loads(path.read_text())
+    markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    title = next((line.lstrip("# ").strip() for text in markdown for line in text.splitlines()
+                  if line.startswith("# ")), path.stem)
+    words = sum(len(re.findall(r"\w+", text)) for text in markdown)
+    # Exercises: the questions the notebook imports from adapterlab.questions.nbNN.
+    imported = re.findall(r"from adapterlab\.questions\.nb\d+ import ([\w, ]+)", "\n".join(code))
+    exercises = len({name.strip() for names in imported for name in names.split(",") if name.strip()})
+    minutes = words / WORDS_PER_MINUTE + (len(code) * CODE_CELL_S + exercises * EXERCISE_S) / 60
+    return {"title": title, "code_cells": len(code), "markdown_words": words, "exercises": exercises,
+            "study_minutes": int(5 * round(minutes / 5)) or 5}
+
+
+def machine() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (None,)
+    return {"cpus": os.cpu_count(), "load_average_1min": load[0], "platform": platform.platform(terse=True),
+            "python": platform.python_version(), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+
+
+def measure(paths: list[Path]) -> dict[str, dict]:
+    """Runs each notebook in a fresh kernel (warm model cache); returns seconds and peak memory per notebook."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_notebooks import model_cache, run_notebook
+
+    # Exercises answered by the notebooks go to a scratch file, never the learner's progress.
+    os.environ.setdefault("ADAPTERLAB_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.json"))
+    rows = {}
+    for path in paths:
+        with model_cache("warm") as cache:
+            result = run_notebook(path, cache)
+        rows[path.name] = {"run_s": round(result["wall_s"], 1), "kernel_start_s": round(result["kernel_start_s"], 1),
+                           "peak_gb": round(result["peak_rss_bytes"] / 1e9, 2), "error": result["error"],
+                           "source": "tools/time_notebooks.py", "machine": machine()}
+        print(f"{path.name:<34}{rows[path.name]['run_s']:7.1f} s  peak {rows[path.name]['peak_gb']:.2f} GB"
+              + (f"  FAILED {result['error']}" if result["error"] else ""), flush=True)
+    return rows
+
+
+def from_benchmarks() -> dict[str, dict]:
+    """The warm-cache figures `make bench` wrote to docs/benchmarks.json."""
+    record = json.loads((DOCS / "benchmarks.json").read_text())["notebooks"]
+    where = {key: record.get("machine_start", {}).get(key) for key in ("cpus", "load_average_1min", "date_utc")}
+    return {name: {"run_s": round(row["warm"]["wall_s"], 1), "peak_gb": round(row["warm"]["peak_rss_bytes"] / 1e9, 2),
+                   "error": row["warm"]["error"], "source": "make bench (docs/benchmarks.json)", "machine": where}
+            for name, row in record["rows"].items() if "warm" in row}
+
+
+def time_text(row: dict | None) -> str:
+    if not row:
+        return "not measured yet (run `python tools/time_notebooks.py`)"
+    cpus, load = row["machine"].get("cpus"), row["machine"].get("load_average_1min")
+    where = f"{cpus} cores" + (f", load {load:.1f}" if isinstance(load, (int, float)) else "")
+    status = f", FAILED: {row['error']}" if row.get("error") else ""
+    return f"{row['run_s']:.0f} s to run all cells (warm cache, {where}; budget {BUDGET_S} s){status}"
+
+
+def render(times: dict[str, dict]) -> None:
+    """Rewrites the measured lines of docs/INSTRUCTOR.md and the table of docs/notebook_map.md."""
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    guide = DOCS / "INSTRUCTOR.md"
+    if guide.is_file():
+        text = guide.read_text()
+        for path in notebooks:
+            text = re.sub(rf"^(- \*\*Run time:\*\* ).*(<!-- time:{re.escape(path.name)} -->)$",
+                          lambda m, p=path: f"{m[1]}{time_text(times.get(p.name))} {m[2]}", text, flags=re.M)
+        guide.write_text(text)
+    lines = ["| notebook | what it teaches | study | runs in |", "|---|---|---|---|"]
+    for path in notebooks:
+        info, row = describe(path), times.get(path.name)
+        run = f"{row['run_s']:.0f} s" if row else "?"
+        lines.append(f"| [`{path.stem}`](notebooks/{path.name}) | {SUMMARIES.get(path.name, info['title'])} "
+                     f"| ~{info['study_minutes']} min | {run} |")
+    table = "\n".join(lines)
+    notebook_map = DOCS / "notebook_map.md"
+    text = notebook_map.read_text() if notebook_map.is_file() else "<!-- map:start -->\n<!-- map:end -->\n"
+    text = re.sub(r"<!-- map:start -->.*<!-- map:end -->", lambda _: f"<!-- map:start -->\n{table}\n<!-- map:end -->",
+                  text, flags=re.S)
+    notebook_map.write_text(text)
+
+
+# One line per notebook for the map; a notebook missing here is listed by its title.
+SUMMARIES = {
+    "00_start_here.ipynb": "check the environment, meet the two offline GPT-2s and where their parameters live",
+    "01_lora_wrapping.ipynb": "LoRA on one layer by hand, then `get_peft_model` on GPT-2: `Conv1D`, "
+                              "`fan_in_fan_out`, trainable counts",
+    "02_saving_adapters.ipynb": "what `save_pretrained` writes: `adapter_config.json`, the safetensors file "
+                                "read by hand, legacy pickle, checkpoints",
+    "03_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
+                                   "and an error-recovery lab",
+    "04_switching_adapters.ipynb": "two adapters that learned different tasks: `set_adapter`, "
+                                   "`disable_adapter`, mixed batches, what gets saved",
+    "05_merge_pitfalls.ipynb": "`merge_and_unload` and its pitfalls: the maths, dtypes, the reversible road, "
+                               "disk cost, when to merge",
+    "06_storage_formula.ipynb": "the storage formula checked against bytes on disk, what breaks it, "
+                                "and a size calculator",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="notebooks to run (file names in notebooks/; default: all)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--from-benchmarks", action="store_true", help="use docs/benchmarks.json from make bench")
+    source.add_argument("--render", action="store_true", help="only rewrite the docs from notebook_times.json")
+    args = parser.parse_args(argv)
+    times = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    if args.from_benchmarks:
+        if not (DOCS / "benchmarks.json").is_file():
+            parser.error("docs/benchmarks.json does not exist yet: run `make bench` first, or leave out the flag")
+        times.update(from_benchmarks())
+    elif not args.render:
+        paths = [NOTEBOOKS / name for name in args.names] or sorted(NOTEBOOKS.glob("*.ipynb"))
+        if missing := [p.name for p in paths if not p.is_file()]:
+            parser.error(f"no such notebook in notebooks/: {', '.join(missing)}")
+        times.update(measure(paths))
+    for name, row in times.items():
+        if (NOTEBOOKS / name).is_file():
+            row.update(describe(NOTEBOOKS / name))
+    TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+    render(times)
+    print(f"wrote {TIMES.relative_to(ROOT)}, docs/INSTRUCTOR.md and docs/notebook_map.md")
+    return 1 if any(row.get("error") for row in times.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
