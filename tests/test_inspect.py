@@ -191,6 +191,18 @@ def test_pickle_is_refused_and_never_run(name, adapter, tmp_path, capsys):
     assert not marker.exists()
 
 
+def test_header_length_that_looks_like_a_pickle_is_still_safetensors(tmp_path):
+    """A header of 640 bytes starts the file with 0x80 0x02, a pickle's opening bytes; it is read, not refused."""
+    from safetensors.torch import load_file
+
+    raw = json.dumps({"a.lora_A.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}).encode()
+    raw = raw.ljust(640)  # safetensors itself pads headers with spaces
+    weights = tmp_path / "adapter_model.safetensors"
+    weights.write_bytes(struct.pack("<Q", 640) + raw + bytes(16))
+    assert weights.read_bytes()[:2] == b"\x80\x02"
+    assert inspect_adapter(weights).n_params == 4 and len(load_file(weights)) == 1
+
+
 def test_multi_gigabyte_file_answers_at_once(tmp_path):
     """Only the header is read: a (sparse) 4 GB weights file is described in well under a second."""
     header = {"big.lora_A.weight": {"dtype": "F32", "shape": [1024, 1024 * 1024], "data_offsets": [0, 4 * 2**30]}}

@@ -30,7 +30,7 @@ DTYPE_BITS = {
     "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
     "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64, "C64": 64,
 }
-_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # a pickle's PROTO opcode; torch.save's zip archive
+_PICKLE_MAGIC = tuple(bytes([0x80, p]) for p in range(2, 6)) + (b"PK\x03\x04",)  # PROTO 2-5; torch.save's zip
 
 
 class AdapterFileError(ValueError):
@@ -116,17 +116,20 @@ def read_header(path: str | Path) -> tuple[int, dict]:
     size = path.stat().st_size
     with open(path, "rb") as handle:
         prefix = handle.read(8)
-        if prefix.startswith(_PICKLE_MAGIC):
-            raise AdapterFileError(path, "is a pickle (torch.save) file, not safetensors; refusing to unpickle it, "
-                                   "because unpickling runs code.")
-        if len(prefix) < 8:
-            raise AdapterFileError(path, f"is {size} bytes long, too short for the 8-byte length prefix of a "
-                                   "safetensors file; it is truncated or not safetensors.")
-        (n,) = struct.unpack("<Q", prefix)
-        if n > min(MAX_HEADER_BYTES, size - 8):
-            raise AdapterFileError(path, f"its length prefix announces a {n:,}-byte header but the file has "
-                                   f"{size - 8:,} bytes after the prefix; it is truncated or not safetensors.")
-        raw = handle.read(n)
+        n = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else None
+        fits = n is not None and n <= min(MAX_HEADER_BYTES, size - 8)
+        raw = handle.read(n) if fits else b""
+    # A pickle's first byte (0x80) can also be the low byte of a real header length, so a file is called a
+    # pickle only when it does not read as safetensors (a JSON object right after the prefix).
+    if not raw.startswith(b"{") and prefix.startswith(_PICKLE_MAGIC):
+        raise AdapterFileError(path, "is a pickle (torch.save) file, not safetensors; refusing to unpickle it, "
+                               "because unpickling runs code.")
+    if n is None:
+        raise AdapterFileError(path, f"is {size} bytes long, too short for the 8-byte length prefix of a "
+                               "safetensors file; it is truncated or not safetensors.")
+    if not fits:
+        raise AdapterFileError(path, f"its length prefix announces a {n:,}-byte header but the file has "
+                               f"{size - 8:,} bytes after the prefix; it is truncated or not safetensors.")
     try:
         header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd nesting or number length
