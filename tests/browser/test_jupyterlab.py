@@ -298,7 +298,8 @@ def _attempts(lab: Lab) -> int:
 
 
 def _run(page, name: str, lab: Lab, screenshots: Path) -> list[str]:
-    page.evaluate("(name) => window.jupyterapp.commands.execute('docmanager:open', {path: name})", name)
+    # Not awaited in the page: the command resolves to the notebook widget, which cannot travel back here.
+    page.evaluate("(name) => { window.jupyterapp.commands.execute('docmanager:open', {path: name}); }", name)
     page.wait_for_function(f"() => window.__adapterlabPanel({name!r}) !== null", timeout=90_000)
     if not page.evaluate(OPEN_AND_START, name):
         return [f"{name}: JupyterLab started no kernel for the notebook"]
