@@ -6,10 +6,10 @@
 # script says why and exits 0, and the browser test is then skipped with the same reason. Under CI=true
 # a Chromium that cannot be installed is an error (exit 1), because CI must run the browser test.
 #
-# Usage: tools/install_browser.sh            (PYTHON=path/to/python to check another environment)
+# Usage: tools/install_browser.sh [PYTHON]   (the Python whose playwright is checked; default .venv/bin/python)
 set -euo pipefail
 
-PYTHON=${PYTHON:-.venv/bin/python}
+PYTHON=${1:-.venv/bin/python}
 case "${CI:-}" in 1|true|TRUE|True|yes) in_ci=1 ;; *) in_ci=0 ;; esac
 
 give_up() {  # why nothing was installed; fatal only in CI
