@@ -64,7 +64,8 @@ def test_peft_loads_a_shallower_base_silently(adapter):
 
 @pytest.mark.parametrize(("base", "words"), [
     (lambda: _base(n_layer=1), "'transformer.h.1.attn.c_attn', which this base model does not have"),
-    (lambda: _base(n_layer=3), "1 targeted layer(s) without adapter weights, first 'transformer.h.2.attn.c_attn'"),
+    (lambda: _base(n_layer=3), "no weights for 1 layer(s) of this base model that its config targets, first "
+                                "'transformer.h.2.attn.c_attn'"),
     (lambda: _base(n_embd=32), "has shape [4, 16] but this base model's layer maps 32 -> 96"),
 ])
 def test_mismatched_base_is_refused_in_one_line(base, words, adapter):

@@ -70,7 +70,7 @@ def check_adapter_fits(base: nn.Module, path: str | Path) -> None:
             features = None
         if features is None:
             raise AdapterMismatchError(
-                f"{where}: the adapter has weights for layer '{name}', which this base model does not have "
+                f"{where}: has weights for layer '{name}', which this base model does not have "
                 f"(it was trained on another architecture or depth); load it onto the model it was trained for.")
         d_in, d_out = features
         r = tensor.shape[0] if part == "lora_A" else tensor.shape[-1]
@@ -83,8 +83,8 @@ def check_adapter_fits(base: nn.Module, path: str | Path) -> None:
     missing = sorted(_targeted(base, report.target_modules) - covered)
     if missing and report.n_tensors:
         raise AdapterMismatchError(
-            f"{where}: this base model has {len(missing)} targeted layer(s) without adapter weights, first "
-            f"'{missing[0]}' (the adapter was trained on a shallower model); load it onto the model it was "
+            f"{where}: has no weights for {len(missing)} layer(s) of this base model that its config targets, "
+            f"first '{missing[0]}' (the adapter was trained on a shallower model); load it onto the model it was "
             "trained for.")
 
 
