@@ -126,8 +126,8 @@ def test_map_weights_shows_conv1d_weights_in_linear_layout():
     assert weight[0, 1].item() == 16.0  # element (out=1, in=0) of the (out, in) view
 
 
-def test_median_latency_orders_a_slow_model_after_a_fast_one():
-    """A module that sleeps 5 ms per call times slower than one that does not; every name gets a time."""
+def test_forward_times_and_median_ratio_see_a_slow_model():
+    """A module that sleeps 5 ms per call times slower than one that does not, in every round and by ratio."""
 
     class Model(nn.Module):
         def __init__(self, pause):
@@ -139,8 +139,19 @@ def test_median_latency_orders_a_slow_model_after_a_fast_one():
                 time.sleep(self.pause)
             return input_ids
 
-    times = merging.median_latency({"fast": Model(0), "slow": Model(0.005)}, IDS, repeats=5, warmup=1)
-    assert set(times) == {"fast", "slow"} and times["slow"] >= 0.005 > times["fast"]
+    times = merging.forward_times({"fast": Model(0), "slow": Model(0.005)}, IDS, repeats=5, warmup=1)
+    assert set(times) == {"fast", "slow"} and all(len(t) == 5 for t in times.values())
+    assert min(times["slow"]) >= 0.005 > max(times["fast"])
+    assert merging.median_ratio(times["slow"], times["fast"]) > 10
+
+
+def test_median_ratio_pairs_rounds_and_refuses_mismatched_lists():
+    """The ratio is taken round by round (a slow round for both cancels out); unequal lists are refused."""
+    assert merging.median_ratio([2.0, 20.0, 4.0], [1.0, 10.0, 2.0]) == 2.0
+    with pytest.raises(ValueError, match="equally long"):
+        merging.median_ratio([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        merging.median_ratio([], [])
 
 
 def test_demo_texts_split_the_corpus_by_language():

@@ -3,7 +3,7 @@
 A merge writes W' = W + (lora_alpha / r) · B·A into the base layer (LoRA paper, Hu et al. 2021, section
 4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module holds the measurements notebook 05
 makes of that: the delta computed by hand, logit gaps and weight drift between two models, a simulated
-absmax quantizer (bitsandbytes does not run on this workbook's CPU stack), interleaved latency timing,
+absmax quantizer (bitsandbytes does not run on this workbook's CPU stack), latency timed in turns,
 and two small adapters on `gpt2-mini`, trained once and cached, to merge.
 """
 
@@ -121,12 +121,12 @@ def map_weights_(model: nn.Module, names: Sequence[str], fn: Callable[[torch.Ten
 
 
 @torch.inference_mode()
-def median_latency(models: Mapping[str, nn.Module], input_ids: torch.Tensor, repeats: int = 30,
-                   warmup: int = 3) -> dict[str, float]:
-    """Returns the median seconds of one forward pass of each model, timed in turns.
+def forward_times(models: Mapping[str, nn.Module], input_ids: torch.Tensor, repeats: int = 60,
+                  warmup: int = 3) -> dict[str, list[float]]:
+    """Returns the seconds of `repeats` forward passes of each model, the models taking turns.
 
-    The models take turns (a, b, a, b, ...) so a burst of load on a shared machine slows all of them
-    alike, and the median ignores the odd stalled run.
+    Round i of every model runs back to back (a, b, c, a, b, c, ...), so `median_ratio` can compare
+    runs that met the same load on a shared machine.
     """
     times: dict[str, list[float]] = {name: [] for name in models}
     for i in range(warmup + repeats):
@@ -135,7 +135,19 @@ def median_latency(models: Mapping[str, nn.Module], input_ids: torch.Tensor, rep
             model(input_ids=input_ids)
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def median_ratio(slow: Sequence[float], fast: Sequence[float]) -> float:
+    """Returns the median over rounds of slow[i] / fast[i], for times taken in turns by `forward_times`.
+
+    A burst of other work slows both runs of a round alike, so the ratio of a round is steadier than
+    the ratio of two medians, and the median ignores the odd round where only one run was hit.
+    """
+    if len(slow) != len(fast) or not slow:
+        raise ValueError(f"median_ratio needs two equally long, non-empty lists of times, got {len(slow)} "
+                         f"and {len(fast)}; take both from one forward_times call.")
+    return statistics.median(a / b for a, b in zip(slow, fast, strict=True))
 
 
 def demo_texts(adapter_name: str) -> list[str]:
