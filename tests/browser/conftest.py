@@ -70,6 +70,8 @@ def find_chromium() -> str | None:
 
 # ----------------------------------------------------------------------------- run only when asked
 
+_session = {"screenshots": False}  # whether this run took screenshots (the summary names their folder)
+
 
 def _asked_for_browser(config: pytest.Config) -> bool:
     markexpr = config.getoption("markexpr", "") or ""
@@ -92,7 +94,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+    if _session["screenshots"] and any(SCREENSHOTS.iterdir()):
         terminalreporter.write_sep("-", "browser test")
         terminalreporter.write_line(f"screenshots of each notebook after its run: {SCREENSHOTS}")
         timings = SCREENSHOTS / "timings.json"
@@ -193,7 +195,7 @@ def screenshots() -> Path:
     if SCREENSHOTS.is_dir():
         shutil.rmtree(SCREENSHOTS)
     SCREENSHOTS.mkdir(parents=True)
-    print(f"\nbrowser screenshots go to {SCREENSHOTS}")
+    _session["screenshots"] = True
     return SCREENSHOTS
 
 
