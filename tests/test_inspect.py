@@ -276,3 +276,42 @@ def test_error_type_is_a_value_error():
     """AdapterFileError is a ValueError, so callers that catch ValueError for bad input also catch it."""
     assert issubclass(AdapterFileError, ValueError)
     assert str(AdapterFileError("x/y", "is bad.")) == "x/y: is bad."
+
+
+def _lie(data: bytes, draw) -> bytes:
+    """Rewrites one tensor's dtype, shape or offsets in the header to a drawn value; the bytes stay."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    name = draw(st.sampled_from(sorted(k for k in header if k != "__metadata__")))
+    field = draw(st.sampled_from(["dtype", "shape", "data_offsets"]))
+    small = st.integers(0, 70_000)
+    header[name][field] = draw({
+        "dtype": st.sampled_from(["F16", "BF16", "F32", "I32", "F64", "U8", "F4", "X9"]),
+        "shape": st.lists(small, max_size=3),
+        "data_offsets": st.lists(small, min_size=2, max_size=2),
+    }[field])
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data[8 + n :]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_generated_lying_headers_are_caught(data, adapter, good_bytes, scratch):
+    """A header that lies about one tensor's dtype, shape or byte range is refused exactly when the safetensors
+    library refuses it too (a lie that keeps every byte count true, such as F32 -> I32, is not detectable)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights = scratch / "lie.safetensors"
+    weights.write_bytes(_lie(good_bytes, data.draw))
+    try:
+        inspect_adapter(weights)
+        accepted = True
+    except AdapterFileError:
+        accepted = False
+    try:
+        load_file(weights)
+        loads = True
+    except (SafetensorError, TypeError, ValueError, KeyError):
+        loads = False
+    assert accepted == loads
