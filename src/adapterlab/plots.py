@@ -56,7 +56,7 @@ def plot_size_vs_rank(setups: Mapping[str, tuple[str, Sequence[str]]], dtype: st
             ax.axhline(estimate(shapes, targets, 1, dtype).full_bytes, color=line.get_color(), ls="--", lw=1)
     _bytes_axis(ax)
     ax.set_ylabel("adapter tensors (dashed: full model)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     return ax
 
 
@@ -78,7 +78,7 @@ def plot_fraction_vs_rank(setups: Mapping[str, tuple[str, Sequence[str]]], ranks
         ax.axhspan(*band, color="tab:red", alpha=0.12, label=band_label or f"{band[0]:g}–{band[1]:g}%")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
     ax.set_ylabel("adapter parameters / model parameters")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     return ax
 
 
