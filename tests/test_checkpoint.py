@@ -65,6 +65,16 @@ def test_keep_prunes_oldest(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-20", "checkpoint-30", "latest"]
 
 
+def test_latest_falls_back_to_highest_complete_step(tmp_path):
+    """If `latest` names a folder that is gone, the highest complete checkpoint is returned instead."""
+    model = _model()
+    save_checkpoint(model, tmp_path, step=1, keep=0)
+    save_checkpoint(model, tmp_path, step=2, keep=0)
+    (tmp_path / "latest").write_text("checkpoint-9\n")
+    assert latest_checkpoint(tmp_path).name == "checkpoint-2"
+    assert list(checkpoints(tmp_path)) == [1, 2]  # keep=0 kept both
+
+
 def test_no_checkpoint_yet(tmp_path):
     """An empty or missing folder has no latest checkpoint."""
     assert latest_checkpoint(tmp_path) is None and latest_checkpoint(tmp_path / "missing") is None

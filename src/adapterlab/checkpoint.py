@@ -59,7 +59,8 @@ def save_checkpoint(model, folder: str | Path, step: int, keep: int = 3) -> Path
         model: a PEFT model (anything with `save_pretrained(path)`).
         folder: the run's checkpoint folder, created if missing.
         step: the training step; names the checkpoint.
-        keep: how many newest checkpoints to keep; older ones are deleted after the new one is in place.
+        keep: how many newest checkpoints to keep (0 keeps all); older ones are deleted only after the new
+            one is in place.
 
     Returns:
         The new checkpoint's folder.
