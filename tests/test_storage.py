@@ -171,6 +171,12 @@ def test_cli_bad_input_is_one_sentence_and_status_2(capsys, argv):
     assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.rstrip().endswith(".")
 
 
+def test_cli_help_returns_0(capsys):
+    """--help prints the usage, lists the known models and returns 0."""
+    assert storage.main(["--help"]) == 0
+    assert "llama-2-7b" in capsys.readouterr().out
+
+
 def test_module_entry_point_dispatches_to_size(capsys):
     """`python -m adapterlab size ...` reaches storage.main."""
     from adapterlab.__main__ import main

@@ -316,4 +316,6 @@ def main(argv: list[str] | None = None) -> int:
     except StorageError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except SystemExit as exc:  # --help prints and exits; report its status instead of leaving main()
+        return int(exc.code or 0)
     return 0
