@@ -111,6 +111,12 @@ def test_shapes_from_a_local_folder(tmp_path):
     assert model_shapes(tmp_path).n_params == model_shapes(TINY_LLAMA).n_params
 
 
+def test_a_hub_id_outside_the_local_cache_is_a_storage_error():
+    """A hub id is looked up in the local cache only; when absent, the error says what to pass instead."""
+    with pytest.raises(StorageError, match="local Hugging Face cache"):
+        model_shapes("adapterlab-test/no-such-model")
+
+
 def test_shapes_from_a_model_with_a_resized_vocabulary():
     """Reading a model object sees its resized embedding (103 rows, tied to lm_head, counted once)."""
     torch.manual_seed(0)

@@ -209,11 +209,11 @@ def _known_shapes(name: str) -> ModelShapes:  # frozen, so one read per model an
 
 
 def model_shapes(model) -> ModelShapes:
-    """Returns the shapes of `model`: a name in `KNOWN_MODELS`, a folder with a config.json,
-    a transformers config, or a model object.
+    """Returns the shapes of `model`: a name in `KNOWN_MODELS`, a folder with a config.json, a hub id
+    whose config is in the local Hugging Face cache, a transformers config, or a model object.
 
     Raises:
-        StorageError: the name is neither a known model nor a folder holding a config.json.
+        StorageError: the name is none of these.
     """
     if isinstance(model, ModelShapes):
         return model
@@ -223,12 +223,19 @@ def model_shapes(model) -> ModelShapes:
         return shapes_from_config(model)
     if str(model) in KNOWN_MODELS:
         return _known_shapes(str(model))
-    if (Path(model) / "config.json").is_file():
-        from transformers import AutoConfig
+    from transformers import AutoConfig
 
+    if (Path(model) / "config.json").is_file():
         return shapes_from_config(AutoConfig.from_pretrained(model), Path(model).name, "its config.json")
-    raise StorageError(f"Unknown model {str(model)!r}: use one of {', '.join(KNOWN_MODELS)}, "
-                       "or a local folder that holds a config.json.")
+    if str(model).count("/") == 1:  # a hub id: read its config from the local Hugging Face cache, never the network
+        try:
+            config = AutoConfig.from_pretrained(str(model), local_files_only=True)
+        except (OSError, ValueError):
+            pass
+        else:
+            return shapes_from_config(config, str(model), "its config.json in the local Hugging Face cache")
+    raise StorageError(f"Unknown model {str(model)!r}: use one of {', '.join(KNOWN_MODELS)}, a local folder that "
+                       "holds a config.json, or a hub id already in your local Hugging Face cache.")
 
 
 def estimate(model, targets: Sequence[str], rank: int, dtype: str | torch.dtype = "float32",
