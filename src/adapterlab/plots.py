@@ -82,9 +82,14 @@ def plot_fraction_vs_rank(setups: Mapping[str, tuple[str, Sequence[str]]], ranks
     return ax
 
 
-def mark_estimate(ax: Axes, est: Estimate, label: str, value: str = "bytes", color: str = "black") -> Axes:
-    """Marks one estimate (at its rank) on a size plot (`value='bytes'`) or a fraction plot ('fraction')."""
+def mark_estimate(ax: Axes, est: Estimate, label: str, value: str = "bytes", color: str = "black",
+                  offset: tuple[float, float] = (6, -12)) -> Axes:
+    """Marks one estimate (at its rank) on a size plot (`value='bytes'`) or a fraction plot ('fraction').
+
+    Args:
+        offset: where the label goes, in points from the star.
+    """
     y = est.bytes if value == "bytes" else 100 * est.fraction
     ax.scatter([est.rank], [y], s=70, marker="*", color=color, zorder=5)
-    ax.annotate(label, (est.rank, y), xytext=(6, -12), textcoords="offset points", fontsize=8, color=color)
+    ax.annotate(label, (est.rank, y), xytext=offset, textcoords="offset points", fontsize=8, color=color)
     return ax
