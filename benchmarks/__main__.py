@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,11 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=32, help="tokens generated per inference run")
     parser.add_argument("--warm-only", action="store_true", help="skip the cold-cache notebook runs")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell")
+    parser.add_argument("--threads", type=int, help="torch threads, here and in the notebooks' kernels (default: "
+                        "torch's own choice); 1 keeps timings meaningful while other work shares the CPUs")
     parser.add_argument("--docs", type=Path, default=report.DOCS, help="folder for benchmarks.json/.md/.png")
     args = parser.parse_args(argv)
     if args.reps < 1:
         parser.error("--reps must be 1 or more")
     json_path = args.docs / "benchmarks.json"
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # read by torch when each notebook's kernel starts
     status = 0
     if args.part in ("all", "notebooks"):
         from benchmarks import bench_notebooks

@@ -16,12 +16,12 @@ is what a full fine-tune of the same change would have to store. Then, in one ru
 Adapters are initialised with `init_lora_weights=False` (random A and B, so B is not zero): the
 merged model then differs from the base, and the checks below (merged == unmerged, mixed batch ==
 one adapter at a time) could fail. Files are read once before the load timings, so both sides are
-timed with the operating system's file cache warm.
+timed with the operating system's file cache warm. The sides of each comparison take turns
+(`timing.compare`), so load from other work on the machine falls on all of them alike.
 """
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,7 +33,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from adapterlab.files import file_sizes
 from adapterlab.models import load_model
-from benchmarks.timing import repeat, scale
+from benchmarks.timing import Case, compare, scale
 
 # label -> GPT-2 module names LoRA wraps. `c_proj` matches both attn.c_proj and mlp.c_proj.
 TARGET_SETS = {
@@ -107,23 +107,24 @@ def measure_set(base: str, targets: list[str], reps: int, new_tokens: int, promp
                         "adapter_files": adapter_files, "full_files": full_files}
 
         save_dir = folder / "save"
-        out["save"] = {
-            "adapter": repeat(lambda d: peft.save_pretrained(d, selected_adapters=["sentiment"]), reps,
-                              setup=lambda: _fresh(save_dir)),
-            "full": repeat(lambda d: merged.save_pretrained(d), reps, setup=lambda: _fresh(save_dir)),
-        }
+        out["save"] = compare({
+            "adapter": Case(lambda d: peft.save_pretrained(d, selected_adapters=["sentiment"]),
+                            setup=lambda: _fresh(save_dir)),
+            "full": Case(lambda d: merged.save_pretrained(d), setup=lambda: _fresh(save_dir)),
+        }, reps)
         shutil.rmtree(save_dir, ignore_errors=True)
 
         # One untimed load of each first, so both are timed with the file cache warm.
         PeftModel.from_pretrained(load_model(base), paths["adapter_sentiment"])
         _load_full(paths["full_sentiment"])
-        out["load"] = {
-            "adapter": repeat(lambda b: PeftModel.from_pretrained(b, paths["adapter_sentiment"]), reps,
-                              setup=lambda: load_model(base)),
-            "full": repeat(lambda _: _load_full(paths["full_sentiment"]), reps),
-        }
+        out["load"] = compare({
+            "adapter": Case(lambda b: PeftModel.from_pretrained(b, paths["adapter_sentiment"]),
+                            setup=lambda: load_model(base)),
+            "full": Case(lambda _: _load_full(paths["full_sentiment"])),
+        }, reps)
 
-        order = itertools.cycle(["ner", "sentiment"])
+        def other_adapter() -> str:
+            return "ner" if peft.active_adapter == "sentiment" else "sentiment"
 
         def reload(_: Any) -> None:
             peft.load_adapter(paths["adapter_ner"], adapter_name="ner_again")
@@ -134,11 +135,11 @@ def measure_set(base: str, targets: list[str], reps: int, new_tokens: int, promp
             peft.delete_adapter("ner_again")
 
         _load_full(paths["full_ner"])
-        out["switch"] = {
-            "set_adapter": repeat(lambda _: peft.set_adapter(next(order)), max(reps, 2)),
-            "load_adapter": repeat(reload, reps, teardown=unload),
-            "load_full": repeat(lambda _: _load_full(paths["full_ner"]), reps),
-        }
+        out["switch"] = compare({
+            "set_adapter": Case(peft.set_adapter, setup=other_adapter),
+            "load_adapter": Case(reload, teardown=unload),
+            "load_full": Case(lambda _: _load_full(paths["full_ner"])),
+        }, reps)
         peft.set_adapter("sentiment")
 
         generator = torch.Generator().manual_seed(0)
@@ -150,12 +151,12 @@ def measure_set(base: str, targets: list[str], reps: int, new_tokens: int, promp
         if not diff < 1e-3 < moved:
             raise AssertionError(f"merged and unmerged logits differ by {diff:.2g} (base by {moved:.2g}): "
                                  "the merged model is not the adapter's full counterpart.")
-        inference = {}
-        for label, model in (("base", plain), ("unmerged", peft), ("merged", merged)):
+        models = {"base": plain, "unmerged": peft, "merged": merged}
+        for model in models.values():
             _generate(model, ids, new_tokens)  # warm-up
-            stat = repeat(lambda _, m=model: _generate(m, ids, new_tokens), reps)
-            inference[label] = scale(stat, 1e3 / new_tokens, "ms/token")
-        out["inference"] = inference
+        stats = compare({label: Case(lambda _, m=model: _generate(m, ids, new_tokens))
+                         for label, model in models.items()}, reps)
+        out["inference"] = {label: scale(stat, 1e3 / new_tokens, "ms/token") for label, stat in stats.items()}
 
         batch = torch.randint(0, vocab, (rows, prompt_tokens), generator=generator)
         names = [ADAPTERS[i % len(ADAPTERS)] for i in range(rows)]
@@ -175,7 +176,7 @@ def measure_set(base: str, targets: list[str], reps: int, new_tokens: int, promp
         if not torch.equal(mixed(None), one_at_a_time(None)):  # also the warm-up
             raise AssertionError("a mixed-adapter batch wrote other tokens than the same rows run one adapter "
                                  "at a time.")
-        out["mixed_batch"] = {"mixed": repeat(mixed, reps), "one_adapter_at_a_time": repeat(one_at_a_time, reps),
+        out["mixed_batch"] = {**compare({"mixed": Case(mixed), "one_adapter_at_a_time": Case(one_at_a_time)}, reps),
                               "rows": rows, "adapters": names}
         out["checks"] = {"merged_vs_unmerged_max_abs_logit_diff": diff, "unmerged_vs_base_max_abs_logit_diff": moved,
                          "mixed_batch_equals_one_at_a_time": True}

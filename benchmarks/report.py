@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterlab.files import human_size
-from benchmarks.timing import show_summary
+from benchmarks.timing import number, show_summary
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -37,6 +37,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu, "cpus": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
         "peft": peft.__version__, "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
@@ -99,7 +100,7 @@ def _machine_line(start: dict[str, Any], end: dict[str, Any]) -> str:
 
 
 def _times(wins: float) -> str:
-    return f"{wins:.3g}× less" if wins >= 1 else f"{1 / wins:.3g}× more"
+    return f"{number(wins)}× less" if wins >= 1 else f"{number(1 / wins)}× more"
 
 
 def _row(measure: str, left: str, left_stat: Any, right: str, right_stat: Any, how: str) -> str:
@@ -212,7 +213,7 @@ def plot(section: dict[str, Any], path: Path = DOCS / "benchmarks.png") -> Path:
                 err = [[m - v["min"] for m, v in zip(med, values, strict=True)],
                        [v["max"] - m for m, v in zip(med, values, strict=True)]]
                 ax.bar(xs, med, width, yerr=err, capsize=3, label=label)
-                texts = [f"{m:.3g}" for m in med]
+                texts = [number(m) for m in med]
             for x, y, text in zip(xs, [v if isinstance(v, int) else v["max"] for v in values], texts, strict=True):
                 ax.annotate(text, (x, y), ha="center", va="bottom", fontsize=7, xytext=(0, 2),
                             textcoords="offset points")

@@ -10,6 +10,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,30 +22,43 @@ def summary(values: list[float], unit: str) -> dict[str, Any]:
             "unit": unit, "values": list(values)}
 
 
+@dataclass
+class Case:
+    """One thing to time: `fn(setup())`, with untimed `setup` before and `teardown(result)` after."""
+
+    fn: Callable[[Any], Any]
+    setup: Callable[[], Any] | None = None
+    teardown: Callable[[Any], None] | None = None
+
+
+def _time_once(case: Case) -> float:
+    arg = case.setup() if case.setup else None
+    gc.collect()  # the previous repetition's garbage must not be collected inside this timing
+    start = time.perf_counter()
+    out = case.fn(arg)
+    elapsed = time.perf_counter() - start
+    if case.teardown:
+        case.teardown(out)
+    return elapsed
+
+
+def compare(cases: dict[str, Case], reps: int) -> dict[str, dict[str, Any]]:
+    """Times each case `reps` times, taking turns (a, b, a, b, ...); returns a `summary` in seconds per case.
+
+    Taking turns means a burst of other work on a shared machine slows every side alike, so the
+    ratio of medians holds better than the times themselves (as `adapterlab.merging.median_latency`).
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, case in cases.items():
+            times[name].append(_time_once(case))
+    return {name: summary(values, "s") for name, values in times.items()}
+
+
 def repeat(fn: Callable[[Any], Any], reps: int, setup: Callable[[], Any] | None = None,
            teardown: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """Times `fn(setup())` `reps` times; only the call to `fn` is timed.
-
-    Args:
-        fn: the operation; receives what `setup` returned (None without setup).
-        reps: how many timed repetitions.
-        setup: untimed preparation before each repetition (a fresh base model, an empty folder).
-        teardown: untimed clean-up after each repetition; receives what `fn` returned.
-
-    Returns:
-        `summary` of the wall times in seconds.
-    """
-    times = []
-    for _ in range(reps):
-        arg = setup() if setup else None
-        gc.collect()  # a collection of the previous repetition's garbage must not land inside the timing
-        start = time.perf_counter()
-        out = fn(arg)
-        times.append(time.perf_counter() - start)
-        if teardown:
-            teardown(out)
-        del out, arg
-    return summary(times, "s")
+    """Times `fn(setup())` `reps` times, only the call to `fn`; returns the `summary` in seconds."""
+    return compare({"only": Case(fn, setup, teardown)}, reps)["only"]
 
 
 def scale(stat: dict[str, Any], factor: float, unit: str) -> dict[str, Any]:
@@ -65,7 +79,13 @@ def show_summary(stat: dict[str, Any], digits: int = 3) -> str:
                             or u == "µs")
     else:
         factor = 1
-    med, low, high = (f"{stat[k] * factor:.{digits}g}" for k in ("median", "min", "max"))
+    med, low, high = (number(stat[k] * factor, digits) for k in ("median", "min", "max"))
     if stat["n"] == 1:
         return f"{med} {unit} (n=1)"
     return f"{med} {unit} ({low}–{high}, n={stat['n']})"
+
+
+def number(value: float, digits: int = 3) -> str:
+    """Returns `value` with `digits` significant digits, never in exponent form ("1160", not "1.16e+03")."""
+    text = f"{value:.{digits}g}"
+    return f"{value:.0f}" if "e+" in text else text

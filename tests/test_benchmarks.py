@@ -30,6 +30,7 @@ def test_show_summary_gives_median_range_and_count():
     """A time is shown in the unit a person would say, with its min–max range and repetition count."""
     assert timing.show_summary(timing.summary([0.012, 0.011, 0.013], "s")) == "12 ms (11–13, n=3)"
     assert timing.show_summary(timing.summary([2.5], "s")) == "2.5 s (n=1)"
+    assert timing.show_summary(timing.summary([1160.0, 999.7], "ms/token")) == "1080 ms/token (1000–1160, n=2)"
     with pytest.raises(ValueError, match="at least one"):
         timing.summary([], "s")
 
