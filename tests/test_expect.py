@@ -24,4 +24,4 @@ def test_other_exceptions_pass_through():
     """An exception of another type is not swallowed."""
     with pytest.raises(ZeroDivisionError):
         with raises(KeyError):
-            1 / 0
+            _ = 1 / 0

@@ -11,8 +11,6 @@ a fixed number of steps with a seeded batch order, so the same recipe gives the 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import shutil
 import tempfile
@@ -21,7 +19,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from adapterlab.models import cache_dir, load_model, load_tokenizer
+from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer
 from adapterlab.tasks import TASKS, accuracy, encode, split
 
 BASE = "gpt2-mini"
@@ -68,17 +66,6 @@ def _is_built(folder: Path) -> bool:
         and json.loads(stamp.read_text()).get("recipe") == RECIPE_VERSION
 
 
-@contextlib.contextmanager
-def _lock(root: Path):
-    # Not the base models' lock file: building an adapter loads gpt2-mini, which may take that one.
-    with open(root / ".adapters.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(task: str, force: bool = False) -> Path:
     """Trains the adapter for `task` into the cache unless a current one is there; returns its folder.
 
@@ -90,7 +77,8 @@ def build(task: str, force: bool = False) -> Path:
     root = cache_dir() / "adapters"
     root.mkdir(exist_ok=True)
     folder = root / task
-    with _lock(root):
+    # Not the base models' lock file: building an adapter loads gpt2-mini, which may take that one.
+    with file_lock(root / ".adapters.lock"):
         if not force and _is_built(folder):
             return folder
         staging = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=root))

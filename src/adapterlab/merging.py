@@ -9,8 +9,6 @@ and two small adapters on `gpt2-mini`, trained once and cached, to merge.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -26,7 +24,7 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from adapterlab.corpus import generate_corpus
-from adapterlab.models import cache_dir, load_model, load_tokenizer
+from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer
 
 # Bump when the recipe below changes, so adapters cached by an older recipe are rebuilt.
 DEMO_RECIPE = 2
@@ -177,17 +175,6 @@ def train_lora(base: nn.Module, token_ids: torch.Tensor, config: LoraConfig, *, 
     return model.eval()
 
 
-@contextlib.contextmanager
-def _lock(folder: Path):
-    # Two kernels may ask for the adapters at once: one trains them, the other waits and reuses them.
-    with open(folder / ".demo_adapters.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _is_current(folder: Path) -> bool:
     stamp = folder / "adapterlab_build.json"
     return stamp.is_file() and json.loads(stamp.read_text()).get("recipe") == DEMO_RECIPE
@@ -202,7 +189,8 @@ def demo_adapters(force: bool = False) -> dict[str, Path]:
     """
     root = cache_dir()
     target = root / f"demo-adapters-{DEMO_BASE}"
-    with _lock(root):
+    # Two kernels may ask for the adapters at once: one trains them, the other waits and reuses them.
+    with file_lock(root / ".demo_adapters.lock"):
         if force or not _is_current(target):
             tokenizer = load_tokenizer(DEMO_BASE)
             work = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))

@@ -61,9 +61,13 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _build_lock(root: Path):
-    # Two kernels (or pytest workers) may ask for the same model at once; one builds, the other waits.
-    with open(root / ".build.lock", "w") as handle:
+def file_lock(path: Path):
+    """Holds an exclusive lock on the file `path` (created if missing) for the `with` block.
+
+    Two kernels (or pytest workers) may ask for the same cached build at once: one builds, the
+    others wait and then find it built.
+    """
+    with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -141,7 +145,7 @@ def build(name: str, force: bool = False) -> Path:
     _check_name(name)
     root = cache_dir()
     folder = root / name
-    with _build_lock(root):
+    with file_lock(root / ".build.lock"):
         if not force and _is_built(folder, name):
             return folder
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
@@ -232,7 +236,7 @@ def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompt:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m adapterlab build [--force]`: builds both base models into the cache."""
+    """`python -m adapterlab build [--force]`: builds the base models, then the adapters notebooks 04-05 train."""
     import argparse
     import time
 
@@ -247,4 +251,14 @@ def main(argv: list[str]) -> int:
             print(exc)
             return 2
         print(f"{name}: ready in {folder.name}/ under the cache ({time.perf_counter() - start:.1f} s)")
+    # Trained once here so that a workshop room (or CI) does not wait for them in a notebook cell.
+    from adapterlab import adapters, merging, tasks
+
+    for task in tasks.TASKS:
+        start = time.perf_counter()
+        adapters.build(task, force=args.force)
+        print(f"adapter {task}: ready ({time.perf_counter() - start:.1f} s)")
+    start = time.perf_counter()
+    merging.demo_adapters(force=args.force)
+    print(f"demo adapters for notebook 05: ready ({time.perf_counter() - start:.1f} s)")
     return 0
