@@ -91,7 +91,8 @@ def time_text(row: dict | None) -> str:
     cpus, load = row["machine"].get("cpus"), row["machine"].get("load_average_1min")
     where = f"{cpus} cores" + (f", load {load:.1f}" if isinstance(load, (int, float)) else "")
     status = f", FAILED: {row['error']}" if row.get("error") else ""
-    return f"{row['run_s']:.0f} s to run all cells (warm cache, {where}; budget {BUDGET_S} s){status}"
+    peak = f", peak memory {row['peak_gb']:.1f} GB" if row.get("peak_gb") else ""
+    return f"{row['run_s']:.0f} s to run all cells (warm cache, {where}; budget {BUDGET_S} s){peak}{status}"
 
 
 def render(times: dict[str, dict]) -> None:
