@@ -79,7 +79,9 @@ def measure(paths: list[Path]) -> dict[str, dict]:
 def from_benchmarks() -> dict[str, dict]:
     """The warm-cache figures `make bench` wrote to docs/benchmarks.json."""
     record = json.loads((DOCS / "benchmarks.json").read_text())["notebooks"]
-    where = {key: record.get("machine_start", {}).get(key) for key in ("cpus", "load_average_1min", "date_utc")}
+    start = record.get("machine_start", {})
+    where = {"cpus": start.get("cpus"), "load_average_1min": start.get("load_average_1min"),
+             "date_utc": start.get("when")}
     return {name: {"run_s": round(row["warm"]["wall_s"], 1), "peak_gb": round(row["warm"]["peak_rss_bytes"] / 1e9, 2),
                    "error": row["warm"]["error"], "source": "make bench (docs/benchmarks.json)", "machine": where}
             for name, row in record["rows"].items() if "warm" in row}
