@@ -231,7 +231,8 @@ def plot(section: dict[str, Any], path: Path = DOCS / "benchmarks.png") -> Path:
         ax.legend(fontsize=7, loc="upper left", ncols=len(sides))
     start = section["machine_start"]
     fig.suptitle(f"LoRA r=8 adapters on {section['base']} vs their full-model counterparts: median of "
-                 f"n={section['reps']} (whiskers: min–max); {start['cpus']} CPUs, {start['when']}", fontsize=11)
+                 f"n={section['reps']} (whiskers: min–max); {start['cpus']} CPUs, {start['torch_threads']} torch "
+                 f"thread(s), {start['when']}", fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
