@@ -84,6 +84,12 @@ def _asked_for_browser(config: pytest.Config) -> bool:
     return False
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One test per notebook, named by its file: whatever notebooks/ holds when the tests are collected.
+    if "notebook" in metafunc.fixturenames:
+        metafunc.parametrize("notebook", sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _asked_for_browser(config):
         return

@@ -16,12 +16,13 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import NOTEBOOKS, Lab
+if TYPE_CHECKING:
+    from conftest import Lab  # the server fixture's type (conftest.py beside this file)
 
-NOTEBOOK_NAMES = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
 # Seconds for one notebook to run all its cells in the browser (the budget is 45 s on 2 cores).
 RUN_TIMEOUT = float(os.environ.get("ADAPTERLAB_BROWSER_TIMEOUT", "240"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -357,9 +358,12 @@ def lab_page(browser, lab: Lab):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
-def test_notebook_runs_and_draws_in_jupyterlab(name: str, lab_page: LabPage, lab: Lab, screenshots: Path):
-    """The notebook runs top to bottom in JupyterLab without errors, and its widgets draw and answer."""
+def test_notebook_runs_and_draws_in_jupyterlab(notebook: str, lab_page: LabPage, lab: Lab, screenshots: Path):
+    """The notebook runs top to bottom in JupyterLab without errors, and its widgets draw and answer.
+
+    `notebook` is each file name in notebooks/ (conftest.py parametrizes it).
+    """
+    name = notebook
     page = lab_page.get()
     lab_page.errors.clear()
     try:
