@@ -13,7 +13,7 @@ BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell 
 # pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
 PYTEST = $(PY) -m pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
-.PHONY: lab test unit notebooks-test notebooks models lint bench clean-venv
+.PHONY: lab test unit notebooks-test notebooks models lint bench browser browser-test clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=/path/to/python3.11")'
@@ -30,7 +30,7 @@ lab: models
 	$(VENV)/bin/jupyter lab $(BROWSER_FLAG) --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks 00_start_here.ipynb
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks tools
 
 unit: models
 	@$(call PYTEST,tests)
@@ -38,7 +38,15 @@ unit: models
 notebooks-test: models
 	@$(call PYTEST,$(NBVAL) notebooks)
 
-test: lint unit notebooks-test
+# Debian's chromium for the browser test; says why when it cannot install it (fails only under CI=true).
+browser: $(VENV)/.installed
+	tools/install_browser.sh $(PY)
+
+# Every notebook in a real JupyterLab in headless Chromium; skipped, with the reason, without Chromium.
+browser-test: models browser
+	@$(call PYTEST,-m browser tests/browser)
+
+test: lint unit notebooks-test browser-test
 
 # Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run.
 notebooks: models

@@ -110,3 +110,9 @@ def test_progress_counts_attempts(value_q, tmp_path):
     value_q.check(2)
     entry = json.loads(progress.progress_file().read_text())["99.count"]
     assert entry == {"attempts": 3, "correct": True, "peeked": False}
+
+
+def test_widget_prompt_is_escaped_and_shows_code():
+    """The widget's prompt escapes HTML and draws `code` spans as code."""
+    q = ChoiceQuestion(id="99.c", prompt="Is `a<b` true?", answer="a", choices={"a": ("x", "y"), "b": ("z", "w")})
+    assert q.widget().children[0].value == "<b>Is <code>a&lt;b</code> true?</b>"

@@ -100,3 +100,14 @@ def test_unknown_source_is_refused():
     """A source other than 'local' or 'hub' is refused with the two valid choices."""
     with pytest.raises(models.BaseModelError, match="'local'.*'hub'"):
         models.load_model("gpt2", source="s3")
+
+
+def test_a_built_read_only_cache_is_used_as_it_is(quick_cache, monkeypatch):
+    """A cache that holds current builds is used without writing to it (a shared, read-only folder)."""
+    folder = models.build("gpt2-mini")
+
+    def refuse():
+        raise AssertionError("cache_dir() checks that the folder is writable; a built cache needs no write")
+
+    monkeypatch.setattr(models, "cache_dir", refuse)
+    assert models.build("gpt2-mini") == folder

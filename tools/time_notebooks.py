@@ -9,7 +9,7 @@ Each notebook runs top to bottom in a fresh kernel with the base models already 
 stands after `make lab`), through the benchmark's own runner (`benchmarks/bench_notebooks.py`), and the
 committed notebook is never written to. The figures go to docs/notebook_times.json with the machine
 they came from (cores, load average: a busy machine inflates them); then the run-time lines of
-docs/INSTRUCTOR.md (`<!-- time:NAME -->`) and the table of docs/notebook_map.md are rewritten from it.
+docs/INSTRUCTOR.md (`<!-- time:NAME -->`) and the notebook map in README.md are rewritten from it.
 
 Study time is an estimate from a stated formula, not a measurement: reading the markdown at
 200 words a minute, 30 s per code cell, and 3 minutes per exercise in "Check your understanding".
@@ -98,7 +98,7 @@ def time_text(row: dict | None) -> str:
 
 
 def render(times: dict[str, dict]) -> None:
-    """Rewrites the measured lines of docs/INSTRUCTOR.md and the table of docs/notebook_map.md."""
+    """Rewrites the measured lines of docs/INSTRUCTOR.md and the notebook map of README.md."""
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
     guide = DOCS / "INSTRUCTOR.md"
     if guide.is_file():
@@ -114,8 +114,8 @@ def render(times: dict[str, dict]) -> None:
         lines.append(f"| [`{path.stem}`](notebooks/{path.name}) | {SUMMARIES.get(path.name, info['title'])} "
                      f"| ~{info['study_minutes']} min | {run} |")
     table = "\n".join(lines)
-    notebook_map = DOCS / "notebook_map.md"
-    text = notebook_map.read_text() if notebook_map.is_file() else "<!-- map:start -->\n<!-- map:end -->\n"
+    notebook_map = ROOT / "README.md"
+    text = notebook_map.read_text()
     text = re.sub(r"<!-- map:start -->.*<!-- map:end -->", lambda _: f"<!-- map:start -->\n{table}\n<!-- map:end -->",
                   text, flags=re.S)
     notebook_map.write_text(text)
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             row.update(describe(NOTEBOOKS / name))
     TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
     render(times)
-    print(f"wrote {TIMES.relative_to(ROOT)}, docs/INSTRUCTOR.md and docs/notebook_map.md")
+    print(f"wrote {TIMES.relative_to(ROOT)}, docs/INSTRUCTOR.md and the map in README.md")
     return 1 if any(row.get("error") for row in times.values()) else 0
 
 

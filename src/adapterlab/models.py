@@ -45,9 +45,16 @@ class BaseModelError(RuntimeError):
     """A base model cannot be built or loaded; the message says why and what to do."""
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("ADAPTERLAB_CACHE") or Path.home() / ".cache" / "adapterlab")
+
+
 def cache_dir() -> Path:
-    """Returns the folder holding the built base models (`ADAPTERLAB_CACHE`, default ~/.cache/adapterlab)."""
-    root = Path(os.environ.get("ADAPTERLAB_CACHE") or Path.home() / ".cache" / "adapterlab")
+    """Returns the folder holding the built base models (`ADAPTERLAB_CACHE`, default ~/.cache/adapterlab).
+
+    Raises `BaseModelError` if it cannot be created or written.
+    """
+    root = _cache_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=root):
@@ -143,6 +150,8 @@ def build(name: str, force: bool = False) -> Path:
     build never leaves a half-written model behind.
     """
     _check_name(name)
+    if not force and _is_built(_cache_root() / name, name):
+        return _cache_root() / name  # a built cache may be read-only (a shared folder on a JupyterHub)
     root = cache_dir()
     folder = root / name
     with file_lock(root / ".build.lock"):
