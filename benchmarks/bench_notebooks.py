@@ -66,7 +66,9 @@ def run_notebook(path: Path, cache: Path, timeout: int = 600) -> dict[str, Any]:
     nb = nbformat.read(path, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
     nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CODE))
-    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
+    # log_level=ERROR: ipykernel warns on every start that its local TCP sockets are unencrypted.
+    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     env = {**os.environ, "ADAPTERLAB_CACHE": str(cache)}
     error = None
     start = time.perf_counter()

@@ -94,9 +94,13 @@ def notebooks_markdown(section: dict[str, Any]) -> str:
 
 def _machine_line(start: dict[str, Any], end: dict[str, Any]) -> str:
     return (f"{start['cpus']} CPUs ({start['cpu']}), {start['system']}, Python {start['python']}, torch "
-            f"{start['torch']} ({start['torch_threads']} threads), transformers {start['transformers']}, peft "
+            f"{start['torch']} ({_threads(start['torch_threads'])}), transformers {start['transformers']}, peft "
             f"{start['peft']}; 1-minute load average {start['load_average_1min']} at the start and "
             f"{end['load_average_1min']} at the end (above {start['cpus']}, other work competed for the CPUs)")
+
+
+def _threads(n: int) -> str:
+    return "1 thread" if n == 1 else f"{n} threads"
 
 
 def _times(wins: float) -> str:
@@ -231,8 +235,8 @@ def plot(section: dict[str, Any], path: Path = DOCS / "benchmarks.png") -> Path:
         ax.legend(fontsize=7, loc="upper left", ncols=len(sides))
     start = section["machine_start"]
     fig.suptitle(f"LoRA r=8 adapters on {section['base']} vs their full-model counterparts: median of "
-                 f"n={section['reps']} (whiskers: min–max); {start['cpus']} CPUs, {start['torch_threads']} torch "
-                 f"thread(s), {start['when']}", fontsize=11)
+                 f"n={section['reps']} (whiskers: min–max); {start['cpus']} CPUs, torch with "
+                 f"{_threads(start['torch_threads'])}, {start['when']}", fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
