@@ -3,10 +3,10 @@
 Each `notebooks/*.ipynb` is executed with nbclient (what `jupyter nbconvert --execute` uses) in a new
 kernel whose `ADAPTERLAB_CACHE` is a private temporary folder:
 
-- warm: the folder holds links to the base models already built in the normal cache, and nothing
-  else, which is where a learner stands after `make lab` (anything a notebook trains and caches
-  itself is built in the run, as on a learner's first run);
-- cold: the folder is empty, so the notebook also builds the base models it loads.
+- warm: the folder links to what `python -m adapterlab build` (`make models`, run by `make lab`)
+  built, once, into a fresh folder of its own: where a learner stands after `make lab`, with nothing
+  left over from earlier runs (anything a notebook caches beyond that is built in the run);
+- cold: the folder is empty, so the notebook also builds every model and adapter it loads.
 
 Wall time counts the notebook's cells only (kernel start-up is reported beside it). Peak memory is
 the kernel's own peak resident set size, `getrusage(RUSAGE_SELF).ru_maxrss`, asked of the kernel
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,8 +29,6 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-
-from adapterlab.models import BASE_MODELS, build
 
 BUDGET_SECONDS = 45  # each notebook, warm cache, 2 CPU cores (docs/AUTHORING.md)
 BUDGET_BYTES = 3e9  # peak memory, 3 GB as adapterlab.files.human_size counts
@@ -44,15 +44,36 @@ def find_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
+WARM_CACHE = "what `python -m adapterlab build` (`make models`, part of `make lab`) builds, and nothing else"
+COLD_CACHE = "an empty `ADAPTERLAB_CACHE`, so the notebook also builds every model and adapter it loads"
+
+
 @contextlib.contextmanager
-def model_cache(kind: str, models: tuple[str, ...] = BASE_MODELS) -> Iterator[Path]:
-    """Yields a private ADAPTERLAB_CACHE: 'cold' is empty, 'warm' links the built `models` and nothing else."""
+def built_cache(progress: bool = True) -> Iterator[tuple[Path, float]]:
+    """Runs `python -m adapterlab build` into a fresh temporary folder; yields (folder, seconds it took)."""
+    with tempfile.TemporaryDirectory(prefix="adapterlab-built-") as tmp:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "adapterlab", "build"], capture_output=True, text=True,
+                              env={**os.environ, "ADAPTERLAB_CACHE": tmp})
+        seconds = time.perf_counter() - start
+        if done.returncode:
+            raise RuntimeError(f"python -m adapterlab build failed:\n{done.stdout}{done.stderr}")
+        if progress:
+            print(f"{'make models (adapterlab build)':<40} {seconds:6.1f} s", flush=True)
+        yield Path(tmp), seconds
+
+
+@contextlib.contextmanager
+def model_cache(kind: str, built: Path | None = None) -> Iterator[Path]:
+    """Yields a private ADAPTERLAB_CACHE: 'cold' is empty, 'warm' links every entry of `built` but its lock files."""
     if kind not in ("warm", "cold"):
         raise ValueError(f"Unknown cache kind {kind!r}: use 'warm' or 'cold'.")
+    if kind == "warm" and built is None:
+        raise ValueError("A warm cache needs the folder `built_cache()` built.")
     with tempfile.TemporaryDirectory(prefix=f"adapterlab-{kind}-") as tmp:
-        if kind == "warm":
-            for name in models:
-                (Path(tmp) / name).symlink_to(build(name), target_is_directory=True)
+        for entry in sorted(built.iterdir()) if kind == "warm" else []:
+            if not entry.name.startswith("."):  # lock files and interrupted builds stay behind
+                (Path(tmp) / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
         yield Path(tmp)
 
 
@@ -91,13 +112,19 @@ def run(notebooks: list[Path] | None = None, kinds: tuple[str, ...] = ("warm", "
     """Runs every notebook once per cache kind; returns the 'notebooks' section of docs/benchmarks.json."""
     notebooks = find_notebooks() if notebooks is None else notebooks
     rows: dict[str, dict[str, Any]] = {p.name: {} for p in notebooks}
-    for kind in kinds:  # all warm runs first, then all cold ones
-        for path in notebooks:
-            with model_cache(kind) as cache:
-                result = run_notebook(path, cache, timeout)
-            rows[path.name][kind] = result
-            if progress:
-                note = f"  FAILED {result['error']}" if result["error"] else ""
-                print(f"{path.name:<40} {kind}: {result['wall_s']:6.1f} s, "
-                      f"peak {result['peak_rss_bytes'] / 1e9:.2f} GB{note}", flush=True)
-    return {"budget_seconds": BUDGET_SECONDS, "budget_bytes": BUDGET_BYTES, "repetitions": 1, "rows": rows}
+    section: dict[str, Any] = {"budget_seconds": BUDGET_SECONDS, "budget_bytes": BUDGET_BYTES, "repetitions": 1,
+                               "warm_cache": WARM_CACHE, "cold_cache": COLD_CACHE}
+    with contextlib.ExitStack() as stack:
+        built = None
+        if "warm" in kinds:
+            built, section["make_models_s"] = stack.enter_context(built_cache(progress))
+        for kind in kinds:  # all warm runs first, then all cold ones
+            for path in notebooks:
+                with model_cache(kind, built) as cache:
+                    result = run_notebook(path, cache, timeout)
+                rows[path.name][kind] = result
+                if progress:
+                    note = f"  FAILED {result['error']}" if result["error"] else ""
+                    print(f"{path.name:<40} {kind}: {result['wall_s']:6.1f} s, "
+                          f"peak {result['peak_rss_bytes'] / 1e9:.2f} GB{note}", flush=True)
+    return {**section, "rows": rows}

@@ -51,6 +51,11 @@ def update(section: str, data: dict[str, Any], path: Path = DOCS / "benchmarks.j
     return record
 
 
+# How sections written before the cache kinds were recorded in the JSON file defined them.
+_OLD_WARM = "the base models already built, nothing else"
+_OLD_COLD = "an empty `ADAPTERLAB_CACHE`, so the notebook also builds the base models it loads"
+
+
 def _mark(ok: bool) -> str:
     return "✓" if ok else "✗ over budget"
 
@@ -65,8 +70,8 @@ def notebooks_markdown(section: dict[str, Any]) -> str:
         f"Measured {start['when']} on {_machine_line(start, end)}. Each notebook ran once per column (n=1), "
         "top to bottom in a fresh kernel; time counts the cells (kernel start-up beside it). "
         f"Budgets: {budget_s} s per notebook with a warm cache, {human_size(budget_b)} peak memory. "
-        "Warm: the base models already built (as after `make lab`); cold: an empty `ADAPTERLAB_CACHE`, so the "
-        "notebook also builds the base models it loads.",
+        f"Warm: {section.get('warm_cache', _OLD_WARM)}; cold: {section.get('cold_cache', _OLD_COLD)}."
+        + (f" `make models` itself took {section['make_models_s']:.0f} s." if "make_models_s" in section else ""),
         "",
         "| notebook | warm cache | cold cache | kernel start | peak memory, warm | peak memory, cold |",
         "|---|---|---|---|---|---|",

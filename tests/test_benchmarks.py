@@ -75,13 +75,16 @@ def _notebook(path: Path, *sources: str) -> Path:
 
 
 def test_notebook_benchmark_cold_and_warm_cache_and_peak_memory(tmp_path):
-    """Cold runs see an empty ADAPTERLAB_CACHE, warm runs only the base models; a 300 MB buffer shows in the peak."""
+    """Cold runs see an empty ADAPTERLAB_CACHE, warm runs what was built but its locks; a 300 MB buffer shows."""
+    built = tmp_path / "built"
+    (built / "gpt2-mini").mkdir(parents=True)
+    (built / ".build.lock").touch()
     for kind, expected in (("cold", []), ("warm", ["gpt2-mini"])):
         path = _notebook(tmp_path / f"{kind}.ipynb",
                          "import os, pathlib\ncache = pathlib.Path(os.environ['ADAPTERLAB_CACHE'])",
                          f"assert sorted(p.name for p in cache.iterdir()) == {expected!r}",
                          "buffer = b'x' * 300_000_000")
-        with bench_notebooks.model_cache(kind, models=("gpt2-mini",)) as cache:
+        with bench_notebooks.model_cache(kind, built) as cache:
             result = bench_notebooks.run_notebook(path, cache, timeout=60)
         assert result["error"] is None, (kind, result["error"])
         assert result["code_cells"] == 3 and 0 < result["wall_s"] < 60
