@@ -92,7 +92,8 @@ def notebooks_markdown(section: dict[str, Any]) -> str:
         for kind in ("warm", "cold"):
             run = row.get(kind)
             peak = run and run["peak_rss_bytes"]
-            cells.append(f"{human_size(peak)} / {human_size(budget_b)} {_mark(peak <= budget_b)}" if peak else "")
+            cells.append(f"{human_size(peak)} / {human_size(budget_b)} {_mark(peak <= budget_b)}" if peak
+                         else "not run" if run is None else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
