@@ -52,5 +52,10 @@ test: lint unit notebooks-test browser-test
 notebooks: models
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 notebooks/*.ipynb
 
+# Times every notebook (warm and cold cache) and compares adapters with full models; writes
+# docs/benchmarks.{json,md,png}. Not part of `make test`. On a shared machine: make bench BENCH_ARGS="--threads 1"
+bench: models
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
 clean-venv:
 	rm -rf $(VENV)

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer
+from adapterlab import models
+from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer, single_thread
 from adapterlab.tasks import TASKS, accuracy, encode, split
 
 BASE = "gpt2-mini"
@@ -62,8 +63,11 @@ def _check_task(task: str) -> None:
 
 def _is_built(folder: Path) -> bool:
     stamp = folder / "adapterlab_build.json"
-    return (folder / "adapter_model.safetensors").is_file() and stamp.is_file() \
-        and json.loads(stamp.read_text()).get("recipe") == RECIPE_VERSION
+    if not ((folder / "adapter_model.safetensors").is_file() and stamp.is_file()):
+        return False
+    built = json.loads(stamp.read_text())
+    # Trained on gpt2-mini's weights: a rebuilt base (a new recipe) makes the adapter stale too.
+    return built.get("recipe") == RECIPE_VERSION and built.get("base_recipe") == models.RECIPE_VERSION
 
 
 def build(task: str, force: bool = False) -> Path:
@@ -85,16 +89,12 @@ def build(task: str, force: bool = False) -> Path:
         try:
             torch.manual_seed(TRAINING["seed"])  # LoRA's A matrices start random
             model = get_peft_model(load_model(BASE), lora_config(), adapter_name=task)
-            threads = torch.get_num_threads()
-            # A 128-wide model is too small to share out: one thread trains it faster, most of all on a busy machine.
-            torch.set_num_threads(1)
-            try:
+            with single_thread():
                 losses = train(model, tokenizer, task, **TRAINING)
-            finally:
-                torch.set_num_threads(threads)
             model.save_pretrained(staging / "out")
             _, test = split(task)
-            stamp = dict(task=task, base=BASE, recipe=RECIPE_VERSION, torch=torch.__version__,
+            stamp = dict(task=task, base=BASE, recipe=RECIPE_VERSION, base_recipe=models.RECIPE_VERSION,
+                         torch=torch.__version__,
                          held_out_accuracy=accuracy(model, tokenizer, test), losses=[round(x, 4) for x in losses])
             # save_pretrained(path) writes into path/ when the adapter is named "default", else into
             # path/<name>/: take the folder that holds the files.

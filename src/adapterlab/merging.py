@@ -24,7 +24,7 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from adapterlab.corpus import generate_corpus
-from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer
+from adapterlab.models import RECIPE_VERSION, cache_dir, file_lock, load_model, load_tokenizer, single_thread
 
 # Bump when the recipe below changes, so adapters cached by an older recipe are rebuilt.
 DEMO_RECIPE = 2
@@ -177,7 +177,11 @@ def train_lora(base: nn.Module, token_ids: torch.Tensor, config: LoraConfig, *, 
 
 def _is_current(folder: Path) -> bool:
     stamp = folder / "adapterlab_build.json"
-    return stamp.is_file() and json.loads(stamp.read_text()).get("recipe") == DEMO_RECIPE
+    if not stamp.is_file():
+        return False
+    built = json.loads(stamp.read_text())
+    # Trained on gpt2-mini's weights: a rebuilt base (a new recipe) makes them stale too.
+    return built.get("recipe") == DEMO_RECIPE and built.get("base_recipe") == RECIPE_VERSION
 
 
 def demo_adapters(force: bool = False) -> dict[str, Path]:
@@ -194,20 +198,18 @@ def demo_adapters(force: bool = False) -> dict[str, Path]:
         if force or not _is_current(target):
             tokenizer = load_tokenizer(DEMO_BASE)
             work = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
-            threads = torch.get_num_threads()
-            # One thread: a model this small trains faster without a second one, and alike on every machine.
-            torch.set_num_threads(1)
             try:
-                for seed, name in enumerate(DEMO_ADAPTERS):
-                    ids = torch.tensor(tokenizer(" ".join(demo_texts(name)))["input_ids"])
-                    model = train_lora(load_model(DEMO_BASE), ids, LoraConfig(**DEMO_LORA), seed=seed,
-                                       **DEMO_TRAINING)
-                    model.save_pretrained(work / name)
-                (work / "adapterlab_build.json").write_text(json.dumps({"recipe": DEMO_RECIPE, **DEMO_TRAINING}))
+                with single_thread():
+                    for seed, name in enumerate(DEMO_ADAPTERS):
+                        ids = torch.tensor(tokenizer(" ".join(demo_texts(name)))["input_ids"])
+                        model = train_lora(load_model(DEMO_BASE), ids, LoraConfig(**DEMO_LORA), seed=seed,
+                                           **DEMO_TRAINING)
+                        model.save_pretrained(work / name)
+                stamp = {"recipe": DEMO_RECIPE, "base_recipe": RECIPE_VERSION, **DEMO_TRAINING}
+                (work / "adapterlab_build.json").write_text(json.dumps(stamp))
                 shutil.rmtree(target, ignore_errors=True)
                 os.replace(work, target)
             finally:
-                torch.set_num_threads(threads)
                 shutil.rmtree(work, ignore_errors=True)
     return {name: target / name for name in DEMO_ADAPTERS}
 

@@ -119,6 +119,24 @@ def _idle(page, name: str) -> bool:
     return page.evaluate(f"() => ({IDLE})({name!r})")
 
 
+def _wait_until_idle(page, name: str, timeout: float, quiet: float = 1.5) -> bool:
+    """Returns True once the notebook has stayed idle for `quiet` seconds, False at `timeout`.
+
+    Idle for one poll is not enough: right after the last cell, widget messages can make the kernel
+    busy again for a moment (seen in CI as a notebook that ran in 11 s reported as 'still running').
+    """
+    deadline, since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if _idle(page, name):
+            since = since or time.monotonic()
+            if time.monotonic() - since >= quiet:
+                return True
+        else:
+            since = None
+        time.sleep(0.25)
+    return False
+
+
 def _stored_widget_problems(page, name: str, timeout: float = 15.0) -> list[str]:
     """What a learner sees on opening the notebook, before running anything.
 
@@ -307,13 +325,10 @@ def _run(page, name: str, lab: Lab, screenshots: Path) -> list[str]:
     problems = _stored_widget_problems(page, name)
     started = time.monotonic()
     page.evaluate(RUN_ALL, name)
-    try:
-        page.wait_for_function(f"() => ({IDLE})({name!r})", timeout=RUN_TIMEOUT * 1000, polling=250)
-    except Exception:  # Playwright's TimeoutError: reported below with the cell still running
-        pass
+    idle = _wait_until_idle(page, name, RUN_TIMEOUT)
     lab.timings[name] = round(time.monotonic() - started, 1)
     cells = page.evaluate(CELLS, name)
-    if not _idle(page, name):
+    if not idle:
         waiting = [_where(name, c) for c in cells if c["type"] == "code" and c["execution_count"] is None]
         problems.append(f"{name}: still running after {RUN_TIMEOUT:.0f} s; first cell not done: "
                         f"{waiting[0] if waiting else '?'}")
