@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # torch's pin, read from pyproject.toml (the one place pins are written). It is installed first and
 # alone so pip takes the CPU build and never the several-GB CUDA one.
 TORCH_PIN := $(shell $(PYTHON) -c 'import tomllib; print(next(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("torch")))')
-NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:cacheprovider
 PORT ?= 8888
 # Open a browser only where there is a screen; otherwise JupyterLab prints the URL to open.
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname))),,--no-browser)
