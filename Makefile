@@ -10,6 +10,8 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=120 -p no:cachepro
 PORT ?= 8888
 # Open a browser only where there is a screen; otherwise JupyterLab prints the URL to open.
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname))),,--no-browser)
+# JupyterLab refuses to run as root unless told to (containers, Binder-like machines often are root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
 PYTEST = $(PY) -m pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
@@ -27,7 +29,10 @@ models: $(VENV)/.installed
 	$(PY) -m adapterlab build
 
 lab: models
-	$(VENV)/bin/jupyter lab $(BROWSER_FLAG) --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks 00_start_here.ipynb
+	@$(eval TOKEN := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))'))
+	@echo "Open the workbook at: http://127.0.0.1:$(PORT)/lab/tree/00_start_here.ipynb?token=$(TOKEN)"
+	$(VENV)/bin/jupyter lab $(BROWSER_FLAG) $(ROOT_FLAG) --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
+		--ServerApp.root_dir=notebooks --IdentityProvider.token=$(TOKEN) notebooks/00_start_here.ipynb
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests benchmarks tools
