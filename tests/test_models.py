@@ -111,3 +111,21 @@ def test_a_built_read_only_cache_is_used_as_it_is(quick_cache, monkeypatch):
 
     monkeypatch.setattr(models, "cache_dir", refuse)
     assert models.build("gpt2-mini") == folder
+
+
+def test_cached_build_keeps_the_old_build_when_a_rebuild_fails(tmp_path):
+    """A build that fails half-way leaves the previous build in place and no staging folder behind."""
+    folder, lock = tmp_path / "thing", tmp_path / ".lock"
+
+    def good(staging):
+        (staging / "weights").write_text("v1")
+
+    def broken(staging):
+        (staging / "weights").write_text("half")
+        raise KeyboardInterrupt  # as if the learner pressed Ctrl-C mid-build
+
+    assert models.cached_build(folder, lock, lambda f: f.is_dir(), good) == folder
+    with pytest.raises(KeyboardInterrupt):
+        models.cached_build(folder, lock, lambda f: f.is_dir(), broken, force=True)
+    assert (folder / "weights").read_text() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "thing"]

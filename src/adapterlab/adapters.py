@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from adapterlab import models
-from adapterlab.models import cache_dir, file_lock, load_model, load_tokenizer, single_thread
+from adapterlab.models import cache_dir, cached_build, load_model, load_tokenizer, single_thread
 from adapterlab.tasks import TASKS, accuracy, encode, split
 
 BASE = "gpt2-mini"
@@ -71,41 +70,32 @@ def _is_built(folder: Path) -> bool:
 
 
 def build(task: str, force: bool = False) -> Path:
-    """Trains the adapter for `task` into the cache unless a current one is there; returns its folder.
-
-    Training writes into a temporary folder renamed into place at the end, so an interrupted build
-    never leaves half an adapter behind.
-    """
+    """Trains the adapter for `task` into the cache unless a current one is there; returns its folder."""
     _check_task(task)
     tokenizer = load_tokenizer(BASE)  # builds gpt2-mini first if needed, outside our lock
     root = cache_dir() / "adapters"
     root.mkdir(exist_ok=True)
-    folder = root / task
+
+    def write(staging: Path) -> None:
+        torch.manual_seed(TRAINING["seed"])  # LoRA's A matrices start random
+        model = get_peft_model(load_model(BASE), lora_config(), adapter_name=task)
+        with single_thread():
+            losses = train(model, tokenizer, task, **TRAINING)
+        model.save_pretrained(staging / "out")
+        _, test = split(task)
+        stamp = dict(task=task, base=BASE, recipe=RECIPE_VERSION, base_recipe=models.RECIPE_VERSION,
+                     torch=torch.__version__,
+                     held_out_accuracy=accuracy(model, tokenizer, test), losses=[round(x, 4) for x in losses])
+        # save_pretrained(path) writes into path/ when the adapter is named "default", else into
+        # path/<name>/: move the files of the folder that holds them up into `staging`.
+        written = next(p.parent for p in (staging / "out").rglob("adapter_config.json"))
+        for file in written.iterdir():
+            file.rename(staging / file.name)
+        shutil.rmtree(staging / "out")
+        (staging / "adapterlab_build.json").write_text(json.dumps(stamp))
+
     # Not the base models' lock file: building an adapter loads gpt2-mini, which may take that one.
-    with file_lock(root / ".adapters.lock"):
-        if not force and _is_built(folder):
-            return folder
-        staging = Path(tempfile.mkdtemp(prefix=f".{task}-", dir=root))
-        try:
-            torch.manual_seed(TRAINING["seed"])  # LoRA's A matrices start random
-            model = get_peft_model(load_model(BASE), lora_config(), adapter_name=task)
-            with single_thread():
-                losses = train(model, tokenizer, task, **TRAINING)
-            model.save_pretrained(staging / "out")
-            _, test = split(task)
-            stamp = dict(task=task, base=BASE, recipe=RECIPE_VERSION, base_recipe=models.RECIPE_VERSION,
-                         torch=torch.__version__,
-                         held_out_accuracy=accuracy(model, tokenizer, test), losses=[round(x, 4) for x in losses])
-            # save_pretrained(path) writes into path/ when the adapter is named "default", else into
-            # path/<name>/: take the folder that holds the files.
-            written = next(p.parent for p in (staging / "out").rglob("adapter_config.json"))
-            (written / "adapterlab_build.json").write_text(json.dumps(stamp))
-            if folder.exists():
-                shutil.rmtree(folder)
-            written.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    return cached_build(root / task, root / ".adapters.lock", _is_built, write, force)
 
 
 def trained_adapter(task: str) -> Path:

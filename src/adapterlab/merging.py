@@ -10,10 +10,7 @@ and two small adapters on `gpt2-mini`, trained once and cached, to merge.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +21,7 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from adapterlab.corpus import generate_corpus
-from adapterlab.models import RECIPE_VERSION, cache_dir, file_lock, load_model, load_tokenizer, single_thread
+from adapterlab.models import RECIPE_VERSION, cache_dir, cached_build, load_model, load_tokenizer, single_thread
 
 # Bump when the recipe below changes, so adapters cached by an older recipe are rebuilt.
 DEMO_RECIPE = 2
@@ -193,24 +190,19 @@ def demo_adapters(force: bool = False) -> dict[str, Path]:
     """
     root = cache_dir()
     target = root / f"demo-adapters-{DEMO_BASE}"
+
+    def write(staging: Path) -> None:
+        tokenizer = load_tokenizer(DEMO_BASE)
+        with single_thread():
+            for seed, name in enumerate(DEMO_ADAPTERS):
+                ids = torch.tensor(tokenizer(" ".join(demo_texts(name)))["input_ids"])
+                model = train_lora(load_model(DEMO_BASE), ids, LoraConfig(**DEMO_LORA), seed=seed, **DEMO_TRAINING)
+                model.save_pretrained(staging / name)
+        stamp = {"recipe": DEMO_RECIPE, "base_recipe": RECIPE_VERSION, **DEMO_TRAINING}
+        (staging / "adapterlab_build.json").write_text(json.dumps(stamp))
+
     # Two kernels may ask for the adapters at once: one trains them, the other waits and reuses them.
-    with file_lock(root / ".demo_adapters.lock"):
-        if force or not _is_current(target):
-            tokenizer = load_tokenizer(DEMO_BASE)
-            work = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
-            try:
-                with single_thread():
-                    for seed, name in enumerate(DEMO_ADAPTERS):
-                        ids = torch.tensor(tokenizer(" ".join(demo_texts(name)))["input_ids"])
-                        model = train_lora(load_model(DEMO_BASE), ids, LoraConfig(**DEMO_LORA), seed=seed,
-                                           **DEMO_TRAINING)
-                        model.save_pretrained(work / name)
-                stamp = {"recipe": DEMO_RECIPE, "base_recipe": RECIPE_VERSION, **DEMO_TRAINING}
-                (work / "adapterlab_build.json").write_text(json.dumps(stamp))
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(work, target)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+    cached_build(target, root / ".demo_adapters.lock", _is_current, write, force)
     return {name: target / name for name in DEMO_ADAPTERS}
 
 

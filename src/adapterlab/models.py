@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -80,6 +81,28 @@ def file_lock(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached_build(folder: Path, lock: Path, is_current: Callable[[Path], bool], write: Callable[[Path], None],
+                 force: bool = False) -> Path:
+    """Returns `folder`, first filling it with `write(staging)` unless `is_current(folder)`.
+
+    Every cached build of the workbook (base models, trained adapters) goes through here: under the
+    file lock `lock`, into a temporary folder beside `folder` that is renamed into place at the end,
+    so an interrupted build never leaves half a model where a good one was, or is found.
+    """
+    with file_lock(lock):
+        if not force and is_current(folder):
+            return folder
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            write(staging)
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def _stamp(name: str) -> dict:
@@ -161,30 +184,18 @@ def _build_mini(folder: Path, tokenizer: PreTrainedTokenizerFast) -> None:
 
 
 def build(name: str, force: bool = False) -> Path:
-    """Builds base model `name` into the cache unless a current build is there; returns its folder.
-
-    The build goes to a temporary folder that is renamed into place at the end, so an interrupted
-    build never leaves a half-written model behind.
-    """
+    """Builds base model `name` into the cache unless a current build is there; returns its folder."""
     _check_name(name)
     if not force and _is_built(_cache_root() / name, name):
         return _cache_root() / name  # a built cache may be read-only (a shared folder on a JupyterHub)
     root = cache_dir()
-    folder = root / name
-    with file_lock(root / ".build.lock"):
-        if not force and _is_built(folder, name):
-            return folder
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-        try:
-            tokenizer = train_tokenizer(generate_corpus())
-            (_build_gpt2 if name == "gpt2" else _build_mini)(staging, tokenizer)
-            (staging / "adapterlab_build.json").write_text(json.dumps(_stamp(name)))
-            if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    def write(staging: Path) -> None:
+        tokenizer = train_tokenizer(generate_corpus())
+        (_build_gpt2 if name == "gpt2" else _build_mini)(staging, tokenizer)
+        (staging / "adapterlab_build.json").write_text(json.dumps(_stamp(name)))
+
+    return cached_build(root / name, root / ".build.lock", lambda folder: _is_built(folder, name), write, force)
 
 
 def _check_name(name: str) -> None:
