@@ -21,7 +21,15 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from adapterlab.corpus import generate_corpus
-from adapterlab.models import RECIPE_VERSION, cache_dir, cached_build, load_model, load_tokenizer, single_thread
+from adapterlab.models import (
+    RECIPE_VERSION,
+    cache_dir,
+    cached_build,
+    load_model,
+    load_tokenizer,
+    random_windows,
+    single_thread,
+)
 
 # Bump when the recipe below changes, so adapters cached by an older recipe are rebuilt.
 DEMO_RECIPE = 2
@@ -163,8 +171,7 @@ def train_lora(base: nn.Module, token_ids: torch.Tensor, config: LoraConfig, *, 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     model.train()
     for _ in range(steps):
-        starts = torch.randint(0, len(token_ids) - block_size, (batch_size,), generator=generator)
-        batch = torch.stack([token_ids[s : s + block_size] for s in starts])  # (B, T)
+        batch = random_windows(token_ids, batch_size, block_size, generator)
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

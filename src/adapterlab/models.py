@@ -148,6 +148,12 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
+def random_windows(ids: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Returns a batch of `batch_size` windows of `block_size` consecutive tokens from `ids`, at random starts."""
+    starts = torch.randint(0, len(ids) - block_size, (batch_size,), generator=generator)
+    return torch.stack([ids[s : s + block_size] for s in starts])  # (B, T)
+
+
 def _pretrain(model: GPT2LMHeadModel, ids: torch.Tensor, steps: int, batch_size: int, block_size: int,
               lr: float, seed: int) -> list[float]:
     """Next-token training on random windows of `ids`; returns the loss of every step."""
@@ -157,8 +163,7 @@ def _pretrain(model: GPT2LMHeadModel, ids: torch.Tensor, steps: int, batch_size:
     model.train()
     losses = []
     for _ in range(steps):
-        starts = torch.randint(0, len(ids) - block_size, (batch_size,), generator=generator)
-        batch = torch.stack([ids[s : s + block_size] for s in starts])  # (B, T)
+        batch = random_windows(ids, batch_size, block_size, generator)
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
