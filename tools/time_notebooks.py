@@ -1,7 +1,7 @@
 """Measures how long each notebook takes and writes the figures the instructor guide and the map show.
 
     .venv/bin/python tools/time_notebooks.py                    # run every notebook, warm cache
-    .venv/bin/python tools/time_notebooks.py 03_reloading_adapters.ipynb   # only these; keep the rest
+    .venv/bin/python tools/time_notebooks.py 04_reloading_adapters.ipynb   # only these; keep the rest
     .venv/bin/python tools/time_notebooks.py --from-benchmarks  # take the figures `make bench` measured
     .venv/bin/python tools/time_notebooks.py --render           # only rewrite the docs from the JSON
 
@@ -126,15 +126,15 @@ SUMMARIES = {
     "00_start_here.ipynb": "check the environment, meet the two offline GPT-2s and where their parameters live",
     "01_lora_wrapping.ipynb": "LoRA on one layer by hand, then `get_peft_model` on GPT-2: `Conv1D`, "
                               "`fan_in_fan_out`, trainable counts",
-    "02_saving_adapters.ipynb": "what `save_pretrained` writes: `adapter_config.json`, the safetensors file "
+    "03_saving_adapters.ipynb": "what `save_pretrained` writes: `adapter_config.json`, the safetensors file "
                                 "read by hand, legacy pickle, checkpoints",
-    "03_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
+    "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
                                    "and an error-recovery lab",
-    "04_switching_adapters.ipynb": "two adapters that learned different tasks: `set_adapter`, "
+    "05_switching_adapters.ipynb": "two adapters that learned different tasks: `set_adapter`, "
                                    "`disable_adapter`, mixed batches, what gets saved",
-    "05_merge_pitfalls.ipynb": "`merge_and_unload` and its pitfalls: the maths, dtypes, the reversible road, "
+    "06_merge_pitfalls.ipynb": "`merge_and_unload` and its pitfalls: the maths, dtypes, the reversible road, "
                                "disk cost, when to merge",
-    "06_storage_formula.ipynb": "the storage formula checked against bytes on disk, what breaks it, "
+    "07_storage_formula.ipynb": "the storage formula checked against bytes on disk, what breaks it, "
                                 "and a size calculator",
 }
 

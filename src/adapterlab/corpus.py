@@ -28,7 +28,7 @@ TIMES = ["in the morning", "at night", "after lunch", "on Sunday", "before dawn"
 FEELINGS = ["happy", "sad", "calm", "angry", "proud", "afraid"]
 
 # A small Spanish side of the world, so the tokenizer and the small model have seen Spanish
-# words before notebook 04 trains a Spanish task on top of them.
+# words before notebook 05 trains a Spanish task on top of them.
 ES_PEOPLE = ["Ana", "Carlos", "Lucia", "Diego", "Sofia", "Pablo", "Marta", "Javier"]
 ES_ANIMALS = ["el gato", "el perro", "el caballo", "el pajaro", "la cabra", "el zorro"]
 ES_ADJ = ["pequeno", "grande", "tranquilo", "viejo", "rapido", "feliz"]

@@ -1,7 +1,7 @@
 """Merging a LoRA adapter into its base model: the delta by hand, what a merge changes, and what it costs.
 
 A merge writes W' = W + (lora_alpha / r) · B·A into the base layer (LoRA paper, Hu et al. 2021, section
-4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module holds the measurements notebook 05
+4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module holds the measurements notebook 06
 makes of that: the delta computed by hand, logit gaps and weight drift between two models, a simulated
 absmax quantizer (bitsandbytes does not run on this workbook's CPU stack), latency timed in turns,
 and two small adapters on `gpt2-mini`, trained once and cached, to merge.

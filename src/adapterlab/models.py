@@ -278,7 +278,7 @@ def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompt:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m adapterlab build [--force]`: builds the base models, then the adapters notebooks 04-05 train."""
+    """`python -m adapterlab build [--force]`: builds the base models, then the adapters notebooks 05-06 train."""
     import argparse
     import time
 
@@ -302,5 +302,5 @@ def main(argv: list[str]) -> int:
         print(f"adapter {task}: ready ({time.perf_counter() - start:.1f} s)")
     start = time.perf_counter()
     merging.demo_adapters(force=args.force)
-    print(f"demo adapters for notebook 05: ready ({time.perf_counter() - start:.1f} s)")
+    print(f"demo adapters for notebook 06: ready ({time.perf_counter() - start:.1f} s)")
     return 0

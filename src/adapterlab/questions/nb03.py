@@ -1,72 +1,80 @@
-"""Check your understanding: notebook 03 (reloading adapters)."""
+"""Check your understanding: notebook 03 (saving adapters)."""
+
+import struct
 
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
 
 q1 = ValueQuestion(
-    id="03.trainable_after_load",
-    prompt="You reload GPT-2 small's r=8 `c_attn` adapter with `PeftModel.from_pretrained(base, path)` and no "
-           "other argument. How many parameters are trainable?",
-    answer=0,
+    id="03.tensor_bytes",
+    prompt="GPT-2 small, LoRA r=8 on `c_attn`, float32: how many bytes of tensor data (header not counted) "
+           "does adapter_model.safetensors hold?",
+    answer=12 * 8 * (768 + 2304) * 4,
     wrong={
-        12 * 8 * (768 + 2304): "That is the count with is_trainable=True; by default the adapter loads frozen.",
-        124_439_808: "The base model is frozen too; nothing is trainable by default.",
-        9216: "9,216 is the seed's number, and wrong for any of these questions.",
+        12 * 8 * (768 + 2304): "That is the parameter count; each float32 parameter takes 4 bytes.",
+        12 * 8 * (768 + 2304) * 2: "That would be float16 (2 bytes); the adapter was saved in float32.",
+        1_182_680: "That is the whole file: it includes the 8-byte prefix and the JSON header.",
+        9216: "9 kB is the seed's claim; compute it from the shapes instead.",
     },
-    hints=["Look at `inference_mode` in the saved adapter_config.json.",
-           "`get_nb_trainable_parameters()` on a default reload."],
-    solution_text="0: adapters load frozen (inference_mode=True) unless you pass is_trainable=True.",
+    hints=["Each of the 12 blocks has lora_A (8 x 768) and lora_B (2304 x 8).",
+           "Parameters x 4 bytes per float32."],
+    solution_text="12 x 8 x (768 + 2304) = 294,912 parameters x 4 bytes = 1,179,648 bytes.",
 )
 
 
-def _lora_shapes(d_in: int, d_out: int, r: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    return (r, d_in), (d_out, r)
+def _header_length(data: bytes) -> int:
+    return struct.unpack("<Q", data[:8])[0]
 
 
 q2 = CodeQuestion(
-    id="03.lora_shapes",
-    prompt="Write `lora_shapes(d_in, d_out, r)` returning the shapes (lora_A, lora_B) as saved in the "
-           "safetensors file for a layer mapping d_in -> d_out, as tuples.",
-    cases=[((768, 2304, 8), ((8, 768), (2304, 8))), ((128, 384, 4), ((4, 128), (384, 4))),
-           ((64, 64, 2), ((2, 64), (64, 2)))],
-    reference_function=_lora_shapes,
-    wrong_functions=[
-        lambda d_in, d_out, r: ((d_in, r), (r, d_out)),
-        lambda d_in, d_out, r: ((r, d_out), (d_in, r)),
-        lambda d_in, d_out, r: [[r, d_in], [d_out, r]],
+    id="03.header_length",
+    prompt="Write `header_length(data)`: given the first bytes of a safetensors file, return the length "
+           "of its JSON header.",
+    cases=[
+        ((struct.pack("<Q", 1016) + b'{"__metadata__":{}}',), 1016),
+        ((struct.pack("<Q", 3032) + b"{",), 3032),
+        ((struct.pack("<Q", 2**32 + 7),), 2**32 + 7),
     ],
-    hints=["lora_A reads the input: it has d_in columns; lora_B writes the output: it has d_out rows.",
-           "They are stored like nn.Linear weights, (out, in), also for GPT-2's Conv1D."],
-    solution_text="def lora_shapes(d_in, d_out, r):\n    return (r, d_in), (d_out, r)",
+    reference_function=_header_length,
+    wrong_functions=[
+        lambda data: int.from_bytes(data[:8], "big"),
+        lambda data: int.from_bytes(data[:4], "little"),
+        lambda data: len(data) - 8,
+    ],
+    hints=["The first 8 bytes are one unsigned 64-bit integer.",
+           "Little-endian: struct.unpack('<Q', data[:8])[0], or int.from_bytes(data[:8], 'little')."],
+    solution_text="def header_length(data):\n    return int.from_bytes(data[:8], 'little')  # u64, little-endian",
 )
 
 q3 = ChoiceQuestion(
-    id="03.load_activates",
-    prompt="`model` is a PeftModel with adapter 'default'. After `model.load_adapter(path, adapter_name='fr')`, "
-           "which adapter computes the outputs?",
+    id="03.config_fields",
+    prompt="You edit one field of a saved adapter's adapter_config.json, then reload it with "
+           "`PeftModel.from_pretrained(base, path)`. Which edit makes the load fail with an error?",
     choices={
-        "a": ("Still 'default'.", "Right: PEFT's load_adapter loads without activating; call model.set_adapter('fr')."),
-        "b": ("'fr', the one just loaded.", "No: that is what transformers' own load_adapter does on a plain model, "
-              "not PEFT's."),
-        "c": ("Both, added together.", "No: one adapter is active unless you combine them explicitly."),
+        "a": ("r from 8 to 4.",
+              "Right: PEFT builds lora_A as 4 x d_in, and copying the saved 8 x d_in tensor raises a size mismatch."),
+        "b": ("lora_alpha from 16 to 32.",
+              "No: it loads without a word, and the outputs change, because the scale alpha/r doubled."),
+        "c": ("base_model_name_or_path to a folder that does not exist.",
+              "No: you passed the base model yourself, so that field is not even read."),
+        "d": ("peft_version to 0.1.0.", "No: it is a record of who wrote the file; loading ignores it."),
     },
     answer="a",
-    hints=["Compare model.active_adapter before and after the call."],
-    solution_text="(a). Check with model.active_adapter; switch with model.set_adapter('fr').",
+    hints=["Which fields decide the shapes of the tensors PEFT creates before copying the saved ones in?"],
+    solution_text="(a). r fixes the shapes; alpha changes outputs silently; the other two are not checked.",
 )
 
 q4 = ChoiceQuestion(
-    id="03.silent_mismatch",
-    prompt="Which mismatch does `PeftModel.from_pretrained` let through without an error?",
+    id="03.pickle",
+    prompt="Which of these runs code hidden in a crafted adapter_model.bin?",
     choices={
-        "a": ("An adapter trained on a 4-block model, loaded onto a 2-block one.",
-              "Right: the weights of blocks 2 and 3 have no layer to go to and are dropped without a word."),
-        "b": ("An adapter trained on a 128-wide model, loaded onto a 768-wide one.",
-              "No: copying an 8 x 128 lora_A into an 8 x 768 slot raises a size-mismatch RuntimeError."),
-        "c": ("An adapter whose config says r=4 while its tensors have r=8.",
-              "No: PEFT builds r=4 layers and the copy raises a size mismatch."),
+        "a": ("torch.load(path) with the pinned torch.",
+              "No: since torch 2.6 torch.load defaults to weights_only=True and refuses unknown globals."),
+        "b": ("torch.load(path, weights_only=False).",
+              "Right: that is a full unpickle, and a pickle can call any function while it loads."),
+        "c": ("safetensors.torch.load_file(path).", "No: safetensors never unpickles; it rejects the file."),
+        "d": ("python -m adapterlab inspect on its folder.", "No: inspect refuses pickles without opening them."),
     },
-    answer="a",
-    hints=["Which mismatch changes the number of layers rather than their shapes?"],
-    solution_text="(a). Depth changes which layers exist, not any shape; adapterlab.loading.check_adapter_fits "
-                  "catches it.",
+    answer="b",
+    hints=["Only one of them unpickles without restrictions."],
+    solution_text="(b). Only a full unpickle runs code; weights_only=True, safetensors and inspect refuse it.",
 )

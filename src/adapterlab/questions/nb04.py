@@ -1,63 +1,72 @@
-"""Check your understanding: notebook 04 (switching between adapters on one base)."""
+"""Check your understanding: notebook 04 (reloading adapters)."""
 
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
 
 q1 = ValueQuestion(
-    id="04.save_count",
-    prompt="A PeftModel holds adapters 'a', 'b' and 'c'; 'b' is active. How many adapter_model.safetensors "
-           "files does `model.save_pretrained(folder)` write?",
-    answer=3,
+    id="04.trainable_after_load",
+    prompt="You reload GPT-2 small's r=8 `c_attn` adapter with `PeftModel.from_pretrained(base, path)` and no "
+           "other argument. How many parameters are trainable?",
+    answer=0,
     wrong={
-        1: "That is the transformers-integrated save_pretrained with one active adapter (and the seed's claim); "
-           "PeftModel.save_pretrained writes every adapter it holds.",
-        0: "It writes adapters, never the base weights; and it writes one file per adapter, in a subfolder each.",
+        12 * 8 * (768 + 2304): "That is the count with is_trainable=True; by default the adapter loads frozen.",
+        124_439_808: "The base model is frozen too; nothing is trainable by default.",
+        9216: "9,216 is the seed's number, and wrong for any of these questions.",
     },
-    hints=["Look at what `show_files(workdir / 'peft_both')` listed in section 7.",
-           "Without `selected_adapters=`, PeftModel.save_pretrained saves all adapters, active or not."],
-    solution_text="3: a/, b/ and c/, each with adapter_config.json and adapter_model.safetensors "
-                  "(an adapter named 'default' would go to the top folder instead).",
+    hints=["Look at `inference_mode` in the saved adapter_config.json.",
+           "`get_nb_trainable_parameters()` on a default reload."],
+    solution_text="0: adapters load frozen (inference_mode=True) unless you pass is_trainable=True.",
 )
 
-q2 = ChoiceQuestion(
-    id="04.disable_without_with",
-    prompt="What does `model.disable_adapter()` do when it is called on its own line, without `with`?",
+
+def _lora_shapes(d_in: int, d_out: int, r: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (r, d_in), (d_out, r)
+
+
+q2 = CodeQuestion(
+    id="04.lora_shapes",
+    prompt="Write `lora_shapes(d_in, d_out, r)` returning the shapes (lora_A, lora_B) as saved in the "
+           "safetensors file for a layer mapping d_in -> d_out, as tuples.",
+    cases=[((768, 2304, 8), ((8, 768), (2304, 8))), ((128, 384, 4), ((4, 128), (384, 4))),
+           ((64, 64, 2), ((2, 64), (64, 2)))],
+    reference_function=_lora_shapes,
+    wrong_functions=[
+        lambda d_in, d_out, r: ((d_in, r), (r, d_out)),
+        lambda d_in, d_out, r: ((r, d_out), (d_in, r)),
+        lambda d_in, d_out, r: [[r, d_in], [d_out, r]],
+    ],
+    hints=["lora_A reads the input: it has d_in columns; lora_B writes the output: it has d_out rows.",
+           "They are stored like nn.Linear weights, (out, in), also for GPT-2's Conv1D."],
+    solution_text="def lora_shapes(d_in, d_out, r):\n    return (r, d_in), (d_out, r)",
+)
+
+q3 = ChoiceQuestion(
+    id="04.load_activates",
+    prompt="`model` is a PeftModel with adapter 'default'. After `model.load_adapter(path, adapter_name='fr')`, "
+           "which adapter computes the outputs?",
     choices={
-        "a": ("Nothing: it returns a context manager that never runs, and the adapter stays active.",
-              "Right: PEFT writes disable_adapter with @contextmanager; its body runs only inside `with`."),
-        "b": ("It disables the adapter until `enable_adapters()` is called.",
-              "No: the outputs after such a call are still the adapter's (section 5 asserts it)."),
-        "c": ("It raises an error telling you to use `with`.",
-              "No: nothing is raised, which is what makes the slip easy to miss."),
-        "d": ("It deletes the active adapter.",
-              "No: deleting is `delete_adapter(name)`; disable_adapter never removes weights."),
+        "a": ("Still 'default'.", "Right: PEFT's load_adapter loads without activating; call model.set_adapter('fr')."),
+        "b": ("'fr', the one just loaded.", "No: that is what transformers' own load_adapter does on a plain model, "
+              "not PEFT's."),
+        "c": ("Both, added together.", "No: one adapter is active unless you combine them explicitly."),
     },
     answer="a",
-    hints=["Section 5 calls it without `with` and compares the logits."],
-    solution_text="(a): it only builds a _GeneratorContextManager; the adapter keeps computing.",
+    hints=["Compare model.active_adapter before and after the call."],
+    solution_text="(a). Check with model.active_adapter; switch with model.set_adapter('fr').",
 )
 
-q3 = CodeQuestion(
-    id="04.cat_rank",
-    prompt="Write `cat_rank(ranks)`: the rank of the adapter that add_weighted_adapter(..., "
-           "combination_type='cat') builds from adapters of ranks `ranks`.",
-    cases=[(([8, 8],), 16), (([4, 16],), 20), (([8],), 8), (([2, 4, 8],), 14)],
-    reference_function=lambda ranks: sum(ranks),
-    wrong_functions=[lambda ranks: max(ranks), lambda ranks: ranks[0]],
-    hints=["'cat' stacks the A matrices and the B matrices of all adapters.",
-           "Section 8 printed the rank of 'cat' built from two rank-8 adapters."],
-    solution_text="def cat_rank(ranks):\n    return sum(ranks)  # the A's and B's are concatenated, so ranks add",
-)
-
-q4 = ValueQuestion(
-    id="04.base_rows",
-    prompt="A batch uses adapter_names=['es', '__base__', 'es', 'en']. How many rows get exactly the base "
-           "model's output?",
-    answer=1,
-    wrong={
-        0: "'__base__' is the name for 'no adapter': that row gets exactly the base model's output.",
-        2: "Each row follows its own entry: only one entry is '__base__'.",
-        4: "Rows with an adapter name go through that adapter; only the '__base__' row skips them.",
+q4 = ChoiceQuestion(
+    id="04.silent_mismatch",
+    prompt="Which mismatch does `PeftModel.from_pretrained` let through without an error?",
+    choices={
+        "a": ("An adapter trained on a 4-block model, loaded onto a 2-block one.",
+              "Right: the weights of blocks 2 and 3 have no layer to go to and are dropped without a word."),
+        "b": ("An adapter trained on a 128-wide model, loaded onto a 768-wide one.",
+              "No: copying an 8 x 128 lora_A into an 8 x 768 slot raises a size-mismatch RuntimeError."),
+        "c": ("An adapter whose config says r=4 while its tensors have r=8.",
+              "No: PEFT builds r=4 layers and the copy raises a size mismatch."),
     },
-    hints=["Section 6 sends one row to '__base__' and compares it with disable_adapter()."],
-    solution_text="1: the row marked '__base__'; the others go through 'es' or 'en'.",
+    answer="a",
+    hints=["Which mismatch changes the number of layers rather than their shapes?"],
+    solution_text="(a). Depth changes which layers exist, not any shape; adapterlab.loading.check_adapter_fits "
+                  "catches it.",
 )

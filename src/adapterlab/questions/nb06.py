@@ -1,86 +1,98 @@
-"""Check your understanding: notebook 06 (the storage formula, checked against bytes on disk)."""
+"""Check your understanding: notebook 06, merging an adapter and its pitfalls."""
+
+from __future__ import annotations
 
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
 
 q1 = ValueQuestion(
-    id="06.mistral_k_proj",
-    prompt="Mistral-7B has 32 layers, hidden size 4096 and grouped-query attention: its k_proj maps 4096 -> 1024. "
-           "How many parameters does LoRA with r=8 on `k_proj` alone add?",
-    answer=32 * 8 * (4096 + 1024),
+    id="06.merged_entry",
+    prompt=("A LoRA layer has r=8 and lora_alpha=32. One entry of the base weight W is 0.5 and the same "
+            "entry of B·A is 0.003. What is that entry after merge_and_unload()?"),
+    answer=0.512,
+    rel_tol=1e-6,
     wrong={
-        32 * 8 * (4096 + 4096): "That treats k_proj as square (4096 -> 4096); with 8 key/value heads of 128 "
-                                "it outputs 8 x 128 = 1024.",
-        8 * (4096 + 1024): "That is one layer; every one of the 32 layers has its own k_proj.",
-        32 * 8 * (4096 + 1024) * 2: "That is the size in bytes in float16, not the parameter count.",
+        0.503: "That adds B·A unscaled. The merge adds (lora_alpha / r) · B·A, and 32 / 8 = 4.",
+        0.596: "That scales by lora_alpha alone. The factor is lora_alpha / r = 32 / 8.",
+        0.50075: "That scales by r / lora_alpha. The factor is lora_alpha / r, here 4.",
+        0.003: "That is the adapter's part alone; merging adds it to W, it does not replace W.",
     },
-    hints=["Per module: r x (d_in + d_out). Which d_out does k_proj have with 8 key/value heads of 128?",
-           "32 x 8 x (4096 + 1024)."],
-    solution_text="32 layers x 8 x (4096 + 1024) = 1,310,720; check it with "
-                  "estimate('mistral-7b', ['k_proj'], 8).params.",
+    hints=["W' = W + (lora_alpha / r) · B·A, entry by entry.", "lora_alpha / r = 32 / 8 = 4."],
+    solution_text="0.5 + (32 / 8) · 0.003 = 0.5 + 0.012 = 0.512",
+    explanation="Right: 0.5 + (32 / 8) · 0.003 = 0.512.",
 )
 
 q2 = ChoiceQuestion(
-    id="06.bf16_base",
-    prompt="You load Llama-2-7B in bfloat16, call get_peft_model with its defaults (r=16 on q/k/v/o_proj) and "
-           "save. The formula in bfloat16 predicts 33.6 MB of tensors. About how big is adapter_model.safetensors?",
+    id="06.merge_identity",
+    prompt=("base = load_model('gpt2-mini'); model = PeftModel.from_pretrained(base, folder); "
+            "merged = model.merge_and_unload(). Which is true?"),
     choices={
-        "a": ("33.6 MB, as predicted.",
-              "No: PEFT's get_peft_model(autocast_adapter_dtype=True) keeps the adapter in float32 on a "
-              "half-precision base, so each parameter takes 4 bytes, not 2."),
-        "b": ("67.1 MB: twice the prediction.",
-              "Right: the adapter weights are float32 by default (autocast_adapter_dtype=True), 4 bytes each. "
-              "Pass autocast_adapter_dtype=False, or cast before saving, to get the bfloat16 size."),
-        "c": ("13.5 GB: the base model is saved with it.",
-              "No: save_pretrained on a PeftModel writes the adapter only."),
-        "d": ("16.8 MB: bfloat16 halves float16.", "No: float16 and bfloat16 both take 2 bytes per parameter."),
+        "a": ("merged is a new copy; base still holds the original weights",
+              "No: `merged is base` is True. The merge writes W + ΔW into the weights of the model you passed in."),
+        "b": ("merged is base: the same GPT2LMHeadModel, its weights now W + ΔW, with no LoRA modules left",
+              "Yes. The wrapper `model` is left behind as an empty shell, which is why you use the return value."),
+        "c": ("merged is still a PeftModel, so merged.unmerge_adapter() undoes the merge",
+              "No: merged is a plain GPT2LMHeadModel; it has no unmerge_adapter (AttributeError)."),
+        "d": ("the adapter file in folder now holds the merged weights",
+              "No: merging never writes to disk. The adapter file's bytes are unchanged (same SHA-256)."),
     },
     answer="b",
-    hints=["Which dtype do the lora_A weights have after get_peft_model on a half-precision model?"],
-    solution_text="(b): 16,777,216 parameters x 4 bytes = 67.1 MB, because PEFT upcasts the adapter to float32.",
+    hints=["Compare the objects with `is`, and look at type(merged)."],
+    solution_text="(b): merge_and_unload returns the base model object itself, changed in place, without LoRA modules.",
 )
 
 
-def _infer_rank(file_bytes: int, header_bytes: int, params_at_rank_1: int, bytes_per_param: int) -> int:
-    return (file_bytes - header_bytes) // (params_at_rank_1 * bytes_per_param)
+def _storage_bytes(n_tasks: int, base_bytes: int, adapter_bytes: int, merge: bool) -> int:
+    return n_tasks * base_bytes if merge else base_bytes + n_tasks * adapter_bytes
+
+
+def _adapters_only(n_tasks: int, base_bytes: int, adapter_bytes: int, merge: bool) -> int:
+    return n_tasks * base_bytes if merge else n_tasks * adapter_bytes
+
+
+def _merged_plus_base(n_tasks: int, base_bytes: int, adapter_bytes: int, merge: bool) -> int:
+    return base_bytes + n_tasks * base_bytes if merge else base_bytes + n_tasks * adapter_bytes
+
+
+def _merged_is_base_plus_adapter(n_tasks: int, base_bytes: int, adapter_bytes: int, merge: bool) -> int:
+    return n_tasks * (base_bytes + adapter_bytes) if merge else base_bytes + n_tasks * adapter_bytes
 
 
 q3 = CodeQuestion(
-    id="06.infer_rank",
-    prompt="Write `infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param)`: the LoRA rank of an "
-           "adapter file, from its size, its safetensors header size, the adapter's parameters at rank 1 "
-           "(sum of d_in + d_out over all wrapped modules) and the bytes per parameter. Return an int.",
-    cases=[((1_182_680, 3_032, 36_864, 4), 8), ((5_128, 1_032, 512, 2), 4), ((76_776, 3_048, 36_864, 2), 1),
-           ((2_362_328, 3_032, 73_728, 2), 16)],
-    reference_function=_infer_rank,
-    wrong_functions=[
-        lambda file_bytes, header_bytes, params_at_rank_1, bytes_per_param:  # forgets the header
-            file_bytes // (params_at_rank_1 * bytes_per_param),
-        lambda file_bytes, header_bytes, params_at_rank_1, bytes_per_param:  # forgets the bytes per parameter
-            (file_bytes - header_bytes) // params_at_rank_1,
-        lambda file_bytes, header_bytes, params_at_rank_1, bytes_per_param:  # counts A and B twice
-            (file_bytes - header_bytes) // (2 * params_at_rank_1 * bytes_per_param),
+    id="06.storage_bytes",
+    prompt=("Write storage_bytes(n_tasks, base_bytes, adapter_bytes, merge) -> int: the bytes on disk to "
+            "serve n_tasks tasks from one base, either as merged checkpoints (merge=True) or as one base "
+            "checkpoint plus one adapter per task (merge=False)."),
+    cases=[
+        ((1, 500, 5, True), 500),
+        ((1, 500, 5, False), 505),
+        ((10, 500, 5, True), 5000),
+        ((10, 500, 5, False), 550),
+        ((3, 3_650_000, 266_088, False), 4_448_264),
     ],
-    hints=["The file is header + tensors; the tensors are rank x params_at_rank_1 x bytes_per_param.",
-           "Subtract the header first, then divide by the bytes one unit of rank costs."],
-    solution_text="def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
-                  "    return (file_bytes - header_bytes) // (params_at_rank_1 * bytes_per_param)",
+    reference_function=_storage_bytes,
+    wrong_functions=[_adapters_only, _merged_plus_base, _merged_is_base_plus_adapter],
+    hints=["A merged checkpoint is a full model: it is as big as the base, however small the adapter was.",
+           "Unmerged, the base is stored once and each task adds only its adapter file."],
+    solution_text=("def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n"
+                   "    return n_tasks * base_bytes if merge else base_bytes + n_tasks * adapter_bytes"),
 )
 
 q4 = ChoiceQuestion(
-    id="06.biggest_jump",
-    prompt="A GPT-2 small adapter (r=8 on c_attn, float32) is 1.18 MB. Which change makes the file about "
-           "130 times bigger?",
+    id="06.merge_one_of_several",
+    prompt=("A PeftModel holds adapters 'english' and 'spanish'; 'spanish' is active. You call "
+            "merged = model.merge_and_unload(). What happens to 'english'?"),
     choices={
-        "a": ("Doubling the rank to 16.", "No: size is linear in the rank, so that doubles it (2.36 MB)."),
-        "b": ("Adding modules_to_save=['lm_head'].",
-              "Right: modules_to_save stores a whole trainable copy of the module, 50,257 x 768 parameters "
-              "(154 MB), not a low-rank pair."),
-        "c": ("Loading the base in float16 before get_peft_model.",
-              "No: PEFT keeps the adapter in float32 by default, so the file stays 1.18 MB."),
-        "d": ("Targeting c_fc as well.",
-              "No: c_fc adds 12 x 8 x (768 + 3072) parameters, about 1.5 MB: roughly double, not 130x."),
+        "a": ("It is merged too, because every loaded adapter is merged",
+              "No: only the active adapters (or those named in adapter_names=) are merged."),
+        "b": ("It stays loaded as a LoRA adapter on merged, ready for set_adapter('english')",
+              "No: merged has no LoRA modules at all; every adapter's modules are removed."),
+        "c": ("It is dropped from memory unmerged; its file on disk is untouched, but loading it onto merged "
+              "would stack it on top of Spanish",
+              "Yes. To serve English again, load its file onto a fresh base, not onto the merged model."),
+        "d": ("merge_and_unload refuses with an error while two adapters are loaded",
+              "No: it merges the active one and unloads the rest, without a warning."),
     },
-    answer="b",
-    hints=["Which of these stores a full matrix instead of A and B?"],
-    solution_text="(b): modules_to_save saves lm_head whole: 38,597,376 parameters x 4 bytes = 154 MB.",
+    answer="c",
+    hints=["Count the LoRA modules of merged, and compare its logits with English's."],
+    solution_text="(c): the active adapter is merged, all LoRA modules are removed, the others are simply dropped.",
 )
