@@ -15,7 +15,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
 PYTEST = $(PY) -m pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
-.PHONY: lab test unit notebooks-test notebooks models lint bench browser browser-test clean-venv
+.PHONY: lab test unit notebooks-test notebooks models lint bench browser browser-test clean-venv test-latest
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=/path/to/python3.11")'
@@ -61,6 +61,32 @@ notebooks: models
 # docs/benchmarks.{json,md,png}. Not part of `make test`. On a shared machine: make bench BENCH_ARGS="--threads 1"
 bench: models
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# The workbook against the newest releases; writes docs/DRIFT.md. Needs the package index; not part of
+# `make test`. A venv of its own (.venv-latest, made anew each run) with the newest release of every runtime
+# dependency (torch too, unless the newest is a CUDA build: then its pin), the test tools at their pins, and a
+# model cache of its own; unit tests and notebooks write junit XML, which tools/drift_report.py reads.
+LATEST := .venv-latest
+DRIFT := $(LATEST)/drift
+LATEST_PY := $(LATEST)/bin/python
+LATEST_RUNTIME = $(shell $(PYTHON) -c 'import tomllib; print(*(d.split("==")[0] for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if not d.startswith("torch")))')
+TEST_PINS = $(shell $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dev"])')
+
+test-latest: export ADAPTERLAB_CACHE = $(CURDIR)/$(LATEST)/cache
+test-latest: export ADAPTERLAB_PROGRESS = $(CURDIR)/$(DRIFT)/progress.json
+test-latest:
+	rm -rf $(LATEST)
+	mkdir -p $(DRIFT) && date +%s > $(DRIFT)/started
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST_PY) -m pip install --quiet --upgrade pip
+	torch="$$($(LATEST_PY) tools/drift_report.py torch --pin '$(TORCH_PIN)' --out $(DRIFT)/torch.json)" && \
+	$(LATEST_PY) -m pip install --quiet "$$torch" && \
+	$(LATEST_PY) -m pip install --quiet "$$torch" $(LATEST_RUNTIME) $(TEST_PINS) && \
+	$(LATEST_PY) -m pip install --quiet --no-deps -e .
+	$(LATEST_PY) -m adapterlab build > $(DRIFT)/build.log 2>&1; echo $$? > $(DRIFT)/build.rc
+	-$(LATEST_PY) -m pytest tests -q -p no:cacheprovider --junitxml=$(DRIFT)/unit.xml
+	-$(LATEST_PY) -m pytest $(NBVAL) -q notebooks --junitxml=$(DRIFT)/notebooks.xml
+	$(LATEST_PY) tools/drift_report.py report --work $(DRIFT) --out docs/DRIFT.md
 
 clean-venv:
 	rm -rf $(VENV)
