@@ -26,11 +26,12 @@ def test_moving_the_rank_rewrites_the_numbers_and_redraws(monkeypatch):
     drawn = []
     original = calc.draw_calculation
     monkeypatch.setattr(calc, "draw_calculation", lambda *a: drawn.append(a) or original(*a))
-    box = calc.calculator("gpt2", ["attn.c_attn"], rank=8)
+    box = calc.calculator("gpt2", ["attn.c_attn"], r=8)
     assert "294,912" in box.numbers.value
+    assert f"({estimate('gpt2', ['c_attn'], 8, 'float16').file_bytes:,} bytes" in box.numbers.value  # the file
     box.rank_slider.value = 16
     assert f"{estimate('gpt2', ['c_attn'], 16).params:,}" in box.numbers.value
-    assert len(drawn) == 2 and drawn[-1][0].rank == 16
+    assert len(drawn) == 2 and drawn[-1][0].r == 16
 
 
 def test_changing_the_model_offers_its_own_targets():
@@ -52,10 +53,10 @@ def test_no_target_asks_for_one():
 
 def test_text_fallback_shows_the_numbers():
     """Where widgets cannot draw, the box reads as its current estimate."""
-    assert "294,912 parameters" in repr(calc.calculator("gpt2", ["attn.c_attn"], rank=8, dtype="float32"))
+    assert "294,912 parameters" in repr(calc.calculator("gpt2", ["attn.c_attn"], r=8, dtype="float32"))
 
 
 def test_plain_call_prints_and_returns_the_estimate(capsys):
     """show_calculation is the calculator without widgets: it prints the numbers and returns them."""
-    est = calc.show_calculation("mistral-7b", ["k_proj"], rank=8, dtype="bfloat16")
+    est = calc.show_calculation("mistral-7b", ["k_proj"], r=8, dtype="bfloat16")
     assert est.params == 32 * 8 * (4096 + 1024) and "1,310,720" in capsys.readouterr().out

@@ -37,7 +37,7 @@ def test_fraction_curves_are_percentages_and_the_band_is_drawn():
 
 
 def test_mark_estimate_puts_a_star_at_the_rank():
-    """The marked point sits at (rank, bytes) of the estimate."""
-    est = estimate("gpt2", ["c_attn"], 16, "float16")
+    """The marked point sits at (r, bytes) of the estimate."""
+    est = estimate("gpt2", ["c_attn"], r=16, dtype="float16")
     ax = mark_estimate(plot_size_vs_rank(SETUPS), est, "here")
     assert tuple(ax.collections[-1].get_offsets()[0]) == (16, est.bytes)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from adapterlab import safetensors_layout as stl
-from adapterlab.safetensors_layout import LayoutError, dtype_code, layout, layout_of
+from adapterlab.safetensors_layout import LayoutError, dtype_code, file_header_bytes, layout, layout_of
 
 DTYPES = [getattr(torch, name) for name in stl.TORCH_CODES if hasattr(torch, name)]
 # Names as a model could have them, plus anything JSON must escape: quotes, backslashes, control
@@ -63,6 +63,13 @@ def test_no_tensors_with_empty_metadata():
     """No tensors and metadata={}: safetensors should write '{"__metadata__":{}}', as predicted."""
     header, _ = _saved({}, {})
     assert layout({}, {}).header == header
+
+
+def test_header_bytes_read_from_disk_are_the_predicted_ones(tmp_path):
+    """file_header_bytes reads 8 + the header's length from a file: the layout's header_bytes."""
+    tensors = {"a": torch.zeros(3, 5), "b": torch.zeros(7, dtype=torch.bfloat16)}
+    save_file(tensors, tmp_path / "t.safetensors", metadata={"format": "pt"})
+    assert file_header_bytes(tmp_path / "t.safetensors") == layout_of(tensors, {"format": "pt"}).header_bytes
 
 
 def test_data_is_ordered_widest_dtype_first_then_by_name():

@@ -1,21 +1,37 @@
-"""Tests of adapterlab.storage: the formula against PEFT's own count and against bytes on disk."""
+"""Tests of adapterlab.storage: the formula against PEFT's own count, and the file against bytes on disk."""
 
 from __future__ import annotations
+
+import json
+import struct
+import warnings
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig
+from peft.utils.constants import EMBEDDING_LAYER_NAMES
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    MistralConfig,
+)
 
 from adapterlab import storage
+from adapterlab.safetensors_layout import layout
 from adapterlab.storage import StorageError, estimate, lora_parameters, model_shapes
 
 TINY_GPT2 = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=16)
 # Grouped-query attention: 4 query heads share 2 key/value heads, so k_proj and v_proj are narrower.
 TINY_LLAMA = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=2, vocab_size=100, tie_word_embeddings=False)
+TINY_MISTRAL = MistralConfig(hidden_size=48, intermediate_size=80, num_hidden_layers=3, num_attention_heads=4,
+                             num_key_value_heads=1, vocab_size=120, tie_word_embeddings=False, sliding_window=8)
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
 def _peft_trainable(model: torch.nn.Module, **config) -> int:
@@ -25,21 +41,21 @@ def _peft_trainable(model: torch.nn.Module, **config) -> int:
 
 @pytest.mark.parametrize("targets", [["c_attn"], ["c_proj"], ["attn.c_proj"], ["c_fc", "mlp.c_proj"],
                                      ["c_attn", "c_proj", "c_fc"], ["all-linear"]])
-@pytest.mark.parametrize("rank", [1, 8])
-def test_formula_matches_peft_on_tiny_gpt2(targets, rank):
+@pytest.mark.parametrize("r", [1, 8])
+def test_formula_matches_peft_on_tiny_gpt2(targets, r):
     """For GPT-2's Conv1D modules, the formula gives exactly PEFT's trainable-parameter count."""
     torch.manual_seed(0)
     model = GPT2LMHeadModel(TINY_GPT2)
-    expected = _peft_trainable(model, r=rank, target_modules=targets if targets != ["all-linear"] else "all-linear",
+    expected = _peft_trainable(model, r=r, target_modules=targets if targets != ["all-linear"] else "all-linear",
                                fan_in_fan_out=True)
-    assert estimate(TINY_GPT2, targets, rank).params == expected
+    assert estimate(TINY_GPT2, targets, r).params == expected
 
 
 def test_formula_matches_peft_on_real_gpt2_shapes():
     """On GPT-2 small's real shapes, rank 8 on c_attn is 12 × 8 × (768 + 2304) = 294,912, as PEFT counts."""
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config())
-    assert _peft_trainable(model, r=8, target_modules=["c_attn"], fan_in_fan_out=True) == 294_912
+    with torch.device("meta"):  # the shapes without 500 MB of random initialisation
+        model = GPT2LMHeadModel(GPT2Config())
+    assert _peft_trainable(model.to_empty(device="cpu"), r=8, target_modules=["c_attn"], fan_in_fan_out=True) == 294_912
     assert estimate("gpt2", ["c_attn"], 8).params == 294_912
 
 
@@ -81,28 +97,111 @@ def test_seed_seven_b_example():
     assert round(est.ratio) == 402
 
 
-@given(rank=st.integers(1, 512))
+@given(r=st.integers(1, 512))
 @settings(max_examples=25, deadline=None)
-def test_size_is_linear_in_rank(rank):
-    """Doubling the rank doubles the adapter: parameters are rank times those of rank 1."""
+def test_size_is_linear_in_rank(r):
+    """Doubling the rank doubles the adapter: parameters are r times those of rank 1."""
     shapes = model_shapes(TINY_GPT2)
-    assert estimate(shapes, ["c_attn", "c_fc"], rank).params == rank * estimate(shapes, ["c_attn", "c_fc"], 1).params
+    assert estimate(shapes, ["c_attn", "c_fc"], r).params == r * estimate(shapes, ["c_attn", "c_fc"], 1).params
 
 
-@pytest.mark.parametrize("dtype, autocast, nbytes", [("float32", True, 4), ("float16", True, 4),
-                                                     ("float16", False, 2), ("bfloat16", False, 2)])
-def test_predicted_bytes_plus_header_is_the_file_size(tmp_path, dtype, autocast, nbytes):
-    """A saved adapter file is the predicted tensor bytes plus its safetensors header, to the byte.
-
-    PEFT keeps adapters in float32 on a half-precision base unless autocast_adapter_dtype=False.
-    """
+def _saved_file(model: torch.nn.Module, folder, autocast: bool = True, **config):
+    """Wraps `model` with LoRA, saves it with PEFT into `folder`, returns adapter_model.safetensors."""
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(TINY_GPT2).to(getattr(torch, dtype))
-    config = LoraConfig(r=4, target_modules=["c_attn", "c_fc"], fan_in_fan_out=True)
-    get_peft_model(model, config, autocast_adapter_dtype=autocast).save_pretrained(tmp_path)
-    path = tmp_path / "adapter_model.safetensors"
-    est = estimate(TINY_GPT2, ["c_attn", "c_fc"], 4, {4: "float32", 2: dtype}[nbytes])
-    assert path.stat().st_size == est.bytes + storage.safetensors_header_bytes(path)
+    with warnings.catch_warnings():  # tied lm_head, embeddings saved: PEFT's warnings are the point here
+        warnings.simplefilter("ignore", UserWarning)
+        get_peft_model(model, LoraConfig(**config), autocast_adapter_dtype=autocast).save_pretrained(folder)
+    return folder / "adapter_model.safetensors"
+
+
+def _header(path) -> bytes:
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    return raw[8:8 + length]
+
+
+CONFIGS = {"gpt2": TINY_GPT2, "llama": TINY_LLAMA, "mistral": TINY_MISTRAL}
+# (model, targets, r, base dtype, autocast_adapter_dtype, modules_to_save, the LoRA weights' dtype on disk)
+CASES = [
+    ("gpt2", ["c_attn"], 1, "float32", True, [], "float32"),
+    ("gpt2", ["c_attn"], 8, "float32", True, [], "float32"),
+    ("gpt2", ["c_attn", "c_proj", "c_fc"], 3, "float32", True, [], "float32"),
+    ("gpt2", ["all-linear"], 16, "float32", True, [], "float32"),
+    ("gpt2", ["c_attn"], 4, "float16", True, [], "float32"),  # PEFT upcasts the adapter on a half base
+    ("gpt2", ["c_attn"], 4, "float16", False, [], "float16"),
+    ("gpt2", ["c_attn", "mlp.c_proj"], 4, "bfloat16", False, [], "bfloat16"),
+    ("gpt2", ["c_attn"], 4, "bfloat16", True, ["ln_f"], "float32"),  # F32 LoRA beside a BF16 norm
+    ("gpt2", ["c_attn"], 4, "float32", True, ["lm_head"], "float32"),
+    ("gpt2", ["wte", "c_attn"], 4, "float32", True, [], "float32"),  # lora_embedding_A/_B
+    ("gpt2", ["lm_head"], 2, "float32", True, [], "float32"),  # PEFT's embedding name: base weight saved
+    ("llama", ATTENTION, 8, "float32", True, [], "float32"),
+    ("llama", ["all-linear"], 4, "bfloat16", True, [], "float32"),
+    ("llama", ["embed_tokens"], 4, "float32", True, [], "float32"),
+    ("llama", ["embed_tokens", "q_proj"], 4, "float16", True, [], "float32"),
+    ("llama", ["q_proj"], 4, "float16", False, ["lm_head", "norm"], "float16"),
+    ("mistral", ["q_proj", "v_proj"], 16, "float32", True, [], "float32"),
+    ("mistral", ["all-linear"], 2, "float16", False, [], "float16"),
+    ("mistral", ["gate_proj", "up_proj", "down_proj"], 8, "bfloat16", True, ["lm_head"], "float32"),
+]
+
+
+@pytest.mark.parametrize("name, targets, r, base, autocast, to_save, lora_dtype", CASES)
+def test_predicted_file_is_peft_file_to_the_byte(tmp_path, name, targets, r, base, autocast, to_save, lora_dtype):
+    """The predicted header is the one PEFT writes, byte for byte, and file_bytes is os.stat's size.
+
+    Covers ranks, target sets, Embedding targets, modules_to_save, embeddings saved whole, and all
+    three dtypes, including PEFT's float32 LoRA weights on a float16/bfloat16 base (autocast_adapter_dtype).
+    """
+    est = estimate(CONFIGS[name], targets, r, lora_dtype, full_dtype=base, modules_to_save=to_save)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(CONFIGS[name]).to(getattr(torch, base))
+    path = _saved_file(model, tmp_path, autocast, r=r, target_modules="all-linear" if targets == ["all-linear"]
+                       else targets, fan_in_fan_out=name == "gpt2", modules_to_save=to_save or None)
+    assert layout(est.tensors(), storage.METADATA).header == _header(path)
+    assert est.file_bytes == path.stat().st_size
+
+
+def test_score_head_of_a_classifier_is_saved_whole(tmp_path):
+    """modules_to_save=['score'] on a sequence classifier saves the score layer under its own name, to the byte."""
+    torch.manual_seed(0)
+    est = estimate(AutoModelForSequenceClassification.from_config(TINY_LLAMA), ["q_proj"], 4,
+                   modules_to_save=["score"])
+    model = AutoModelForSequenceClassification.from_config(TINY_LLAMA)
+    path = _saved_file(model, tmp_path, r=4, target_modules=["q_proj"], modules_to_save=["score"])
+    assert "base_model.model.score.weight" in est.tensors()
+    assert est.file_bytes == path.stat().st_size
+
+
+def test_real_gpt2_small_file_to_the_byte(tmp_path):
+    """GPT-2 small's real shapes, r=8 on c_attn: 294,912 float32 parameters in a file of 1,182,680 bytes."""
+    with torch.device("meta"):  # the shapes without 500 MB of random initialisation
+        model = GPT2LMHeadModel(GPT2Config())
+    model.to_empty(device="cpu")
+    path = _saved_file(model, tmp_path, r=8, target_modules=["c_attn"], fan_in_fan_out=True)
+    est = estimate("gpt2", ["c_attn"], 8)
+    assert est.file_bytes == path.stat().st_size == 1_182_680
+    assert (est.bytes, est.header_bytes) == (294_912 * 4, 3_032)
+
+
+def test_naive_predictions_miss_the_upcast_and_the_header(tmp_path):
+    """On a float16 base, PEFT's file is the float32 size; float16 tensors alone, or no header, are wrong."""
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(TINY_LLAMA).to(torch.float16)
+    size = _saved_file(model, tmp_path, r=4, target_modules=["q_proj"]).stat().st_size
+    right, naive = estimate(TINY_LLAMA, ["q_proj"], 4, "float32"), estimate(TINY_LLAMA, ["q_proj"], 4, "float16")
+    assert right.file_bytes == size and naive.file_bytes != size and right.bytes != size
+
+
+def test_embedding_names_are_peft_s():
+    """The names whose targeting makes PEFT save the embedding's base weight are PEFT's own list."""
+    assert list(storage.EMBEDDING_LAYER_NAMES) == EMBEDDING_LAYER_NAMES
+
+
+def test_estimating_a_wrapped_model_is_a_storage_error():
+    """A model already wrapped by get_peft_model gets one sentence: pass the base model instead."""
+    model = get_peft_model(AutoModelForCausalLM.from_config(TINY_LLAMA), LoraConfig(target_modules=["q_proj"]))
+    with pytest.raises(StorageError, match="before wrapping it"):
+        estimate(model.base_model.model, ["q_proj"], 4)
 
 
 def test_shapes_from_a_local_folder(tmp_path):
@@ -141,40 +240,67 @@ def test_dtype_aliases(alias, name):
 
 def test_lora_parameters_is_a_plus_b():
     """One pair is A (r, d_in) plus B (d_out, r)."""
-    assert lora_parameters(768, 2304, 8) == 8 * 768 + 2304 * 8
+    assert lora_parameters(768, 2304, r=8) == 8 * 768 + 2304 * 8
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(model="gpt5"), "Unknown model"), (dict(targets=["q_proj"]), "no module named 'q_proj'"),
-    (dict(rank=0), "at least 1"), (dict(dtype="int4"), "Unknown dtype"),
+    (dict(r=0), "at least 1"), (dict(dtype="int4"), "Unknown dtype"),
+    (dict(modules_to_save=["classifier"]), "no module with weights named 'classifier'"),
 ])
 def test_bad_input_raises_a_teaching_error(kwargs, message):
     """Each bad input gets a StorageError that names the problem and the valid choices."""
-    args = dict(model="gpt2", targets=["c_attn"], rank=8, dtype="float16") | kwargs
+    args = dict(model="gpt2", targets=["c_attn"], r=8, dtype="float16") | kwargs
     with pytest.raises(StorageError, match=message):
         estimate(**args)
 
 
-def test_cli_prints_parameters_bytes_and_ratio(capsys):
-    """`size` prints the count, the bytes and the ratio, and exits 0."""
-    assert storage.main(["--model", "gpt2", "--targets", "c_attn", "--rank", "8", "--dtype", "float32"]) == 0
+def test_cli_prints_exact_bytes_beside_rounded_ones(capsys):
+    """`size` prints the count, the bytes both rounded and exact, the file with its header, and the ratio."""
+    assert storage.main(["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--dtype", "float32"]) == 0
     out = capsys.readouterr().out
-    assert "294,912 parameters" in out and "1.18 MB" in out and "422 times larger" in out
+    assert "294,912 parameters" in out and "1.18 MB (1,179,648 bytes)" in out and "422 times larger" in out
+    assert "1,182,680 bytes" in out and "header of 3,032 bytes" in out
+
+
+def test_cli_json_is_the_estimate(capsys):
+    """`size --json` prints the estimate as JSON: its numbers are estimate()'s, per target row."""
+    assert storage.main(["--model", "llama-2-7b", "--targets", "q_proj,v_proj", "-r", "16", "--dtype", "fp16",
+                         "--modules-to-save", "lm_head", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    est = estimate("llama-2-7b", ["q_proj", "v_proj"], 16, "float16", modules_to_save=["lm_head"])
+    assert (data["model"], data["r"], data["targets"], data["dtype"]) == ("llama-2-7b", 16, ["q_proj", "v_proj"],
+                                                                          "float16")
+    assert (data["params"], data["tensor_bytes"], data["header_bytes"], data["file_bytes"]) == (
+        est.params, est.bytes, est.header_bytes, est.file_bytes)
+    assert [row["params"] for row in data["rows"]] == [32 * 16 * (4096 + 4096)] * 2
+    assert data["saved_whole"][0]["params"] == 32000 * 4096 and data["file_bytes"] == data["header_bytes"] + sum(
+        row["bytes"] for row in data["rows"] + data["saved_whole"])
 
 
 @pytest.mark.parametrize("argv", [
-    ["--model", "nope", "--targets", "c_attn", "--rank", "8"],
-    ["--model", "gpt2", "--targets", "q_proj", "--rank", "8"],
-    ["--model", "gpt2", "--targets", "c_attn", "--rank", "0"],
-    ["--model", "gpt2", "--targets", "c_attn", "--rank", "eight"],
-    ["--model", "gpt2", "--targets", "c_attn", "--rank", "8", "--dtype", "int4"],
+    ["--model", "nope", "--targets", "c_attn", "--r", "8"],
+    ["--model", "gpt2", "--targets", "q_proj", "-r", "8"],
+    ["--model", "gpt2", "--targets", "c_attn", "--r", "0"],
+    ["--model", "gpt2", "--targets", "c_attn", "--r", "eight"],
+    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--dtype", "int4"],
+    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--modules-to-save", "nothing", "--json"],
+    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--unknown"],
+    ["--model", "gpt2", "--targets", "c_attn", "--rank", "8"],
     ["--model", "gpt2"],
 ])
 def test_cli_bad_input_is_one_sentence_and_status_2(capsys, argv):
-    """Bad input: exit status 2, one line on stderr ending in a full stop, nothing on stdout."""
+    """Bad input, argparse's own errors included: exit status 2, one line on stderr ending in a full stop."""
     assert storage.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.rstrip().endswith(".")
+    assert "Traceback" not in captured.err and "usage:" not in captured.err
+
+
+def test_cli_old_rank_flag_says_the_new_name(capsys):
+    """--rank, the flag before PEFT's name, is answered with the flag to use."""
+    assert storage.main(["--model", "gpt2", "--targets", "c_attn", "--rank", "8"]) == 2
+    assert "--r (or -r)" in capsys.readouterr().err
 
 
 def test_cli_help_returns_0(capsys):
@@ -187,5 +313,5 @@ def test_module_entry_point_dispatches_to_size(capsys):
     """`python -m adapterlab size ...` reaches storage.main."""
     from adapterlab.__main__ import main
 
-    assert main(["size", "--model", "llama-2-7b", "--targets", "q_proj", "--rank", "1"]) == 0
+    assert main(["size", "--model", "llama-2-7b", "--targets", "q_proj", "-r", "1"]) == 0
     assert "262,144" in capsys.readouterr().out

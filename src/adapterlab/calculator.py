@@ -1,4 +1,4 @@
-"""The adapter-size calculator: pick a model, target modules, a rank and a dtype; see the size.
+"""The adapter-size calculator: pick a model, target modules, a rank r and a dtype; see the size.
 
 `show_calculation(...)` is the plain call (prints the numbers, draws the plot) for places where
 widgets do not draw; `calculator()` is the same thing with ipywidgets, redrawing on every change.
@@ -48,18 +48,18 @@ def default_targets(model: str) -> list[str]:
 def draw_calculation(est: Estimate, targets: Sequence[str]) -> Figure:
     """Returns a figure: the size-against-rank curve of this setup, its full model, and `est` marked."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
-    ranks = sorted(set(RANKS) | {est.rank})
+    ranks = sorted(set(RANKS) | {est.r})
     plot_size_vs_rank({f"{est.model}: {', '.join(targets)}": (model_shapes(est.model), targets)}, est.dtype, ranks,
                       ax=ax)
-    mark_estimate(ax, est, f"r={est.rank}: {human_size(est.bytes)}")
+    mark_estimate(ax, est, f"r={est.r}: {human_size(est.bytes)}")
     return fig
 
 
-def show_calculation(model: str = "gpt2", targets: Sequence[str] | None = None, rank: int = 8,
+def show_calculation(model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
                      dtype: str = "float16") -> Estimate:
     """Prints the numbers of one setup, draws its plot, and returns the `Estimate` (the calculator without widgets)."""
     targets = list(targets) if targets else default_targets(model)
-    est = estimate(model_shapes(model), targets, rank, dtype)
+    est = estimate(model_shapes(model), targets, r, dtype)
     print(format_estimate(est))
     fig = draw_calculation(est, targets)
     display(fig)
@@ -70,6 +70,7 @@ def show_calculation(model: str = "gpt2", targets: Sequence[str] | None = None, 
 def numbers_html(est: Estimate) -> str:
     """Returns the numbers of an estimate as a small HTML table."""
     rows = [("adapter parameters", f"{est.params:,}"), ("adapter size", human_size(est.bytes)),
+            ("adapter file", f"{human_size(est.file_bytes)} ({est.file_bytes:,} bytes, header included)"),
             ("full model", f"{est.full_params:,} parameters, {human_size(est.full_bytes)}"),
             ("adapter / model", f"{est.fraction:.3%} of the parameters"),
             ("full model / adapter", f"{est.ratio:,.0f} times larger")]
@@ -84,12 +85,12 @@ class Calculator(widgets.VBox):
     cannot draw, the box reads as its current numbers.
     """
 
-    def __init__(self, model: str = "gpt2", targets: Sequence[str] | None = None, rank: int = 8,
+    def __init__(self, model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
                  dtype: str = "float16"):
         self.model_box = widgets.Dropdown(options=list(KNOWN_MODELS), value=model, description="model")
         self.targets_box = widgets.SelectMultiple(options=target_names(model), description="targets", rows=6,
                                               value=tuple(targets or default_targets(model)))
-        self.rank_slider = widgets.IntSlider(value=rank, min=1, max=256, description="rank", continuous_update=False)
+        self.rank_slider = widgets.IntSlider(value=r, min=1, max=256, description="rank", continuous_update=False)
         self.dtype_box = widgets.Dropdown(options=list(DTYPE_BYTES), value=dtype, description="dtype")
         self.numbers = widgets.HTML()
         self.numbers.add_class("adapterlab-calculator-numbers")
@@ -136,7 +137,7 @@ class Calculator(widgets.VBox):
         return "Adapter-size calculator (the widgets need a live kernel)" + ("\n" + format_estimate(est) if est else "")
 
 
-def calculator(model: str = "gpt2", targets: Sequence[str] | None = None, rank: int = 8,
+def calculator(model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
                dtype: str = "float16") -> Calculator:
     """Returns the interactive calculator (see `Calculator`); `show_calculation` is the same without widgets."""
-    return Calculator(model, targets, rank, dtype)
+    return Calculator(model, targets, r, dtype)

@@ -90,6 +90,6 @@ def mark_estimate(ax: Axes, est: Estimate, label: str, value: str = "bytes", col
         offset: where the label goes, in points from the star.
     """
     y = est.bytes if value == "bytes" else 100 * est.fraction
-    ax.scatter([est.rank], [y], s=70, marker="*", color=color, zorder=5)
-    ax.annotate(label, (est.rank, y), xytext=offset, textcoords="offset points", fontsize=8, color=color)
+    ax.scatter([est.r], [y], s=70, marker="*", color=color, zorder=5)
+    ax.annotate(label, (est.r, y), xytext=offset, textcoords="offset points", fontsize=8, color=color)
     return ax

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -139,3 +141,10 @@ def file_bytes(tensors: Mapping[str, tuple[str | torch.dtype, Iterable[int]]],
                metadata: Mapping[str, str] | None = None) -> int:
     """Returns the size of the safetensors file these tensors make: 8 + padded JSON header + data."""
     return layout(tensors, metadata).file_bytes
+
+
+def file_header_bytes(path: str | Path) -> int:
+    """Returns the bytes of a .safetensors file on disk before its tensor data: 8 + the JSON header's length."""
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))  # little-endian u64, the format's first field
+    return 8 + length

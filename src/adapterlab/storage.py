@@ -10,21 +10,27 @@ runs over targets, each with its own shapes.
 Shapes come from the model itself: a transformers config is instantiated on the `meta` device
 (no memory, no download) and its Linear, Conv1D and Embedding modules are read. Well-known models
 are kept below as their config fields, each with its source, so nothing needs a hub.
+
+The file is predicted to the byte: `Estimate.tensors` names every tensor PEFT's `save_pretrained`
+writes (`get_peft_model_state_dict`: keys without the adapter name, `modules_to_save` and targeted
+embeddings' base layers whole), and `safetensors_layout` turns names, dtypes and shapes into bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
-import struct
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, replace
+from functools import cache, cached_property
 from pathlib import Path
 
 import torch
+
+from adapterlab.safetensors_layout import layout
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
@@ -65,6 +71,9 @@ ATTENTION_TARGETS = {
     "llama": ("q_proj", "k_proj", "v_proj", "o_proj"),
     "mistral": ("q_proj", "k_proj", "v_proj", "o_proj"),
 }
+PREFIX = "base_model.model."  # a PeftModel's keys for its base model's modules
+EMBEDDING_LAYER_NAMES = ("embed_tokens", "lm_head")  # peft.utils.constants: targeting these saves their base weight
+METADATA = {"format": "pt"}  # what PeftModel.save_pretrained passes to safetensors' save_file
 
 
 class StorageError(ValueError):
@@ -76,10 +85,16 @@ class ModuleShape:
     """One kind of module, with its layer numbers replaced by '*': 'transformer.h.*.attn.c_attn'."""
 
     name: str
-    kind: str  # 'Linear', 'Conv1D' or 'Embedding'
-    d_in: int
+    kind: str  # 'Linear', 'Conv1D', 'Embedding' (LoRA can wrap these), or the class name ('LayerNorm')
+    d_in: int  # 0 for a module LoRA cannot wrap
     d_out: int
-    count: int  # how many of them the model has (L for a per-layer module)
+    names: tuple[str, ...]  # each module's own name: 'transformer.h.0.attn.c_attn', ...
+    state: tuple[tuple[str, tuple[int, ...]], ...] = ()  # its own state_dict: (('weight', (768, 2304)), ...)
+
+    @property
+    def count(self) -> int:
+        """How many of them the model has (L for a per-layer module)."""
+        return len(self.names)
 
 
 @dataclass(frozen=True)
@@ -88,9 +103,11 @@ class ModelShapes:
 
     name: str
     model_type: str
-    modules: tuple[ModuleShape, ...]
+    modules: tuple[ModuleShape, ...]  # those LoRA can wrap
     n_params: int  # tied weights counted once, as the checkpoint stores them
     source: str = ""
+    others: tuple[ModuleShape, ...] = ()  # modules with weights LoRA cannot wrap (norms): for modules_to_save
+    embeddings: tuple[str, ...] = ()  # the input and output embeddings' names, as get_input_embeddings() gives
 
     def select(self, targets: Sequence[str]) -> list[ModuleShape]:
         """Returns the modules PEFT's `target_modules=targets` would wrap (exact name or '.'-suffix).
@@ -109,26 +126,77 @@ class ModelShapes:
             chosen += [m for m in found if m not in chosen]
         return chosen
 
+    def select_to_save(self, modules_to_save: Sequence[str]) -> list[ModuleShape]:
+        """Returns the modules PEFT's `modules_to_save` would copy (its `_set_trainable`: names ending so).
+
+        Raises:
+            StorageError: a name matches no module with weights.
+        """
+        found = []
+        for target in modules_to_save:
+            hits = [m for m in self.modules + self.others if any(n.endswith(target) for n in m.names)]
+            if not hits:
+                raise StorageError(f"{self.name} has no module with weights named {target!r} for modules_to_save; "
+                                   "name a layer such as lm_head or a final norm.")
+            found += [m for m in hits if m not in found]
+        return found
+
 
 @dataclass(frozen=True)
 class Estimate:
     """An adapter's size as the formula predicts it, next to its full model."""
 
     model: str
-    rank: int
-    dtype: str
-    rows: tuple[tuple[ModuleShape, int], ...]  # (module, its adapter parameters)
+    r: int
+    dtype: str  # the LoRA weights' dtype on disk
+    rows: tuple[tuple[ModuleShape, int], ...]  # (module, its LoRA parameters)
     full_params: int
-    full_dtype: str
+    full_dtype: str  # the base model's dtype: the full checkpoint's, and that of whole modules saved
+    targets: tuple[str, ...] = ()
+    saved: tuple[tuple[ModuleShape, int], ...] = ()  # (module, parameters) saved whole, in full_dtype
 
     @property
     def params(self) -> int:
+        """The LoRA pairs' parameters: the formula, and PEFT's trainable count without modules_to_save."""
         return sum(n for _, n in self.rows)
+
+    @property
+    def saved_params(self) -> int:
+        """Parameters of the modules saved whole (modules_to_save, targeted embeddings' base layers)."""
+        return sum(n for _, n in self.saved)
 
     @property
     def bytes(self) -> int:
         """Bytes of tensor data in the adapter file (the safetensors header comes on top)."""
-        return self.params * DTYPE_BYTES[self.dtype]
+        return self.params * DTYPE_BYTES[self.dtype] + self.saved_params * DTYPE_BYTES[self.full_dtype]
+
+    def tensors(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """Returns {key: (dtype, shape)} of every tensor `PeftModel.save_pretrained` writes.
+
+        PEFT's keys (`get_peft_model_state_dict`), without the adapter name: `<module>.lora_A.weight`
+        (r, d_in) and `.lora_B.weight` (d_out, r), `.lora_embedding_A`/`_B` on an Embedding (Parameters,
+        so no `.weight`), and each module saved whole under its own name, all behind `base_model.model.`.
+        """
+        tensors = {}
+        for m, _ in self.rows:
+            a, b = ("lora_embedding_A", "lora_embedding_B") if m.kind == "Embedding" else ("lora_A.weight",
+                                                                                          "lora_B.weight")
+            for name in m.names:
+                tensors |= {f"{PREFIX}{name}.{a}": (self.dtype, (self.r, m.d_in)),
+                            f"{PREFIX}{name}.{b}": (self.dtype, (m.d_out, self.r))}
+        for m, _ in self.saved:
+            tensors |= {f"{PREFIX}{name}.{k}": (self.full_dtype, shape) for name in m.names for k, shape in m.state}
+        return tensors
+
+    @cached_property
+    def header_bytes(self) -> int:
+        """The safetensors header: 8 bytes that give its length, then the JSON, padded to 8 bytes."""
+        return layout(self.tensors(), METADATA).header_bytes
+
+    @property
+    def file_bytes(self) -> int:
+        """The size of `adapter_model.safetensors`, to the byte: header plus tensor data."""
+        return self.header_bytes + self.bytes
 
     @property
     def full_bytes(self) -> int:
@@ -136,7 +204,7 @@ class Estimate:
 
     @property
     def fraction(self) -> float:
-        """Adapter parameters as a fraction of the full model's."""
+        """The LoRA pairs' parameters as a fraction of the full model's."""
         return self.params / self.full_params
 
     @property
@@ -145,9 +213,9 @@ class Estimate:
         return self.full_bytes / self.bytes
 
 
-def lora_parameters(d_in: int, d_out: int, rank: int) -> int:
-    """Returns the parameters of one LoRA pair: A (rank, d_in) plus B (d_out, rank)."""
-    return rank * (d_in + d_out)
+def lora_parameters(d_in: int, d_out: int, r: int) -> int:
+    """Returns the parameters of one LoRA pair: A (r, d_in) plus B (d_out, r)."""
+    return r * (d_in + d_out)
 
 
 def dtype_name(dtype: str | torch.dtype) -> str:
@@ -171,19 +239,42 @@ def _kind_and_shape(module: torch.nn.Module) -> tuple[str, int, int] | None:
     return None
 
 
+def _own_state(module: torch.nn.Module) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    buffers = [(k, b) for k, b in module.named_buffers(recurse=False) if k not in module._non_persistent_buffers_set]
+    return tuple((k, tuple(t.shape)) for k, t in [*module.named_parameters(recurse=False), *buffers])
+
+
 def shapes_from_model(model: torch.nn.Module, name: str = "", source: str = "") -> ModelShapes:
-    """Reads the targetable modules of a model (on any device, `meta` included) and counts its parameters."""
-    groups: dict[tuple, int] = {}
+    """Reads the modules of a model (on any device, `meta` included) and counts its parameters.
+
+    Raises:
+        StorageError: the model already holds LoRA layers.
+    """
+    groups: dict[tuple, list[str]] = {}
     for key, module in model.named_modules():
-        found = _kind_and_shape(module)
+        if key.endswith("base_layer"):
+            raise StorageError("This model already holds LoRA layers (get_peft_model changes a model in place); "
+                               "pass the base model before wrapping it, or its config.")
+        state = _own_state(module)
+        found = _kind_and_shape(module) or ((type(module).__name__, 0, 0) if state else None)
         if found:
-            pattern = re.sub(r"\.\d+(?=\.|$)", ".*", key)
-            groups[(pattern, *found)] = groups.get((pattern, *found), 0) + 1
-    modules = tuple(ModuleShape(p, k, i, o, n) for (p, k, i, o), n in groups.items())
+            groups.setdefault((re.sub(r"\.\d+(?=\.|$)", ".*", key), *found, state), []).append(key)
+    shapes = [ModuleShape(p, k, i, o, tuple(names), s) for (p, k, i, o, s), names in groups.items()]
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", "") or ""
     n_params = sum(p.numel() for p in model.parameters())  # .parameters() yields a tied weight once
-    return ModelShapes(name or model_type or type(model).__name__, model_type, modules, n_params, source)
+    return ModelShapes(name or model_type or type(model).__name__, model_type, tuple(m for m in shapes if m.d_in),
+                       n_params, source, tuple(m for m in shapes if not m.d_in), _embedding_names(model))
+
+
+def _embedding_names(model: torch.nn.Module) -> tuple[str, ...]:
+    names, found = {id(m): k for k, m in model.named_modules()}, []
+    for side in ("input", "output"):
+        try:
+            found.append(names.get(id(getattr(model, f"get_{side}_embeddings")())))
+        except (AttributeError, NotImplementedError):  # not a transformers model, or it has no such layer
+            pass
+    return tuple(n for n in found if n is not None)
 
 
 def shapes_from_config(config, name: str = "", source: str = "") -> ModelShapes:
@@ -238,65 +329,83 @@ def model_shapes(model) -> ModelShapes:
                        "holds a config.json, or a hub id already in your local Hugging Face cache.")
 
 
-def estimate(model, targets: Sequence[str], rank: int, dtype: str | torch.dtype = "float32",
-             full_dtype: str | torch.dtype | None = None) -> Estimate:
-    """Predicts the adapter of LoRA rank `rank` on `targets` of `model`, stored in `dtype`.
+def _saved_whole(shapes: ModelShapes, targets: list[str], modules_to_save: Sequence[str]) -> list[ModuleShape]:
+    """The modules PEFT saves whole: `modules_to_save`, and targeted embeddings' base layers."""
+    saved = shapes.select_to_save(modules_to_save)
+    if any(t in EMBEDDING_LAYER_NAMES for t in targets):  # get_peft_model_state_dict: save_embedding_layers="auto"
+        saved += [replace(m, name=f"{m.name}.base_layer", names=tuple(f"{n}.base_layer" for n in m.names))
+                  for m in shapes.select(targets) if set(m.names) & set(shapes.embeddings)]
+    return saved
+
+
+def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "float32",
+             full_dtype: str | torch.dtype | None = None, modules_to_save: Sequence[str] = ()) -> Estimate:
+    """Predicts the adapter of LoRA rank `r` on `targets` of `model`, stored in `dtype`, to the byte.
 
     Args:
         model: anything `model_shapes` accepts.
         targets: module names as in `LoraConfig(target_modules=...)`, or ["all-linear"].
-        rank: LoRA's r, at least 1.
-        dtype: the adapter's dtype on disk.
-        full_dtype: the full checkpoint's dtype for the ratio (default: `dtype`).
+        r: LoRA's rank, at least 1.
+        dtype: the LoRA weights' dtype on disk (on a float16/bfloat16 base PEFT keeps them in float32
+            unless `get_peft_model(..., autocast_adapter_dtype=False)`).
+        full_dtype: the base model's dtype, for the full checkpoint and modules saved whole (default: `dtype`).
+        modules_to_save: as in `LoraConfig(modules_to_save=...)`: modules saved whole.
     """
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise StorageError(f"The rank must be a whole number of at least 1, not {rank!r}.")
-    if isinstance(targets, str):
-        targets = [targets]
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        raise StorageError(f"The LoRA rank r must be a whole number of at least 1, not {r!r}.")
+    targets = [targets] if isinstance(targets, str) else list(targets)
     dtype = dtype_name(dtype)
     full_dtype = dtype if full_dtype is None else dtype_name(full_dtype)
     shapes = model_shapes(model)
-    rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, rank)) for m in shapes.select(targets))
-    return Estimate(shapes.name, rank, dtype, rows, shapes.n_params, full_dtype)
-
-
-def safetensors_header_bytes(path: str | Path) -> int:
-    """Returns the bytes of a .safetensors file that are not tensor data: 8 (the length) + the JSON header."""
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))  # little-endian u64, the format's first field
-    return 8 + length
-
-
-def safetensors_tensors(path: str | Path) -> dict[str, dict]:
-    """Returns {tensor name: {'dtype', 'shape', 'data_offsets'}} from a .safetensors file's header."""
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(length))
-    header.pop("__metadata__", None)
-    return header
+    rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, r)) for m in shapes.select(targets))
+    saved = tuple((m, m.count * sum(math.prod(s) for _, s in m.state))
+                  for m in _saved_whole(shapes, targets, modules_to_save))
+    return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, tuple(targets), saved)
 
 
 def format_estimate(est: Estimate) -> str:
-    """Returns the estimate as the lines `python -m adapterlab size` prints."""
+    """Returns the estimate as the lines `python -m adapterlab size` prints: exact bytes beside rounded ones."""
     from adapterlab.files import human_size
 
-    width = max(len(m.name) for m, _ in est.rows)
-    sums = [f"{m.count:>3} × {est.rank} × ({m.d_in} + {m.d_out})" for m, _ in est.rows]
-    lines = [f"{est.model}: LoRA rank {est.rank}, adapter in {est.dtype}"]
-    for (m, n), text in zip(est.rows, sums, strict=True):
-        lines.append(f"  {m.name:<{width}}  {text:<{max(map(len, sums))}} = {n:>13,}")
+    def size(n: int) -> str:
+        return f"{human_size(n):>9} ({n:,} bytes)"
+
+    sums = [f"{m.count:>3} × {est.r} × ({m.d_in} + {m.d_out})" for m, _ in est.rows]
+    sums += [f"{m.count:>3} × {' + '.join(' × '.join(map(str, s)) for _, s in m.state)}, whole"
+             for m, _ in est.saved]
+    width, fill = max(len(m.name) for m, _ in est.rows + est.saved), max(map(len, sums))
+    lines = [f"{est.model}: LoRA r={est.r} on {', '.join(est.targets)}, in {est.dtype}"]
+    lines += [f"  {m.name:<{width}}  {text:<{fill}} = {n:>13,}"
+              for (m, n), text in zip(est.rows + est.saved, sums, strict=True)]
     lines += [
-        f"  adapter:    {est.params:>15,} parameters  {human_size(est.bytes):>9}  (plus a header of a few kB)",
-        f"  full model: {est.full_params:>15,} parameters  {human_size(est.full_bytes):>9}  in {est.full_dtype}",
+        f"  adapter:    {est.params + est.saved_params:>15,} parameters {size(est.bytes)} of tensors"
+        + (f", {est.saved_params:,} of them saved whole in {est.full_dtype}" if est.saved else ""),
+        f"  file:       adapter_model.safetensors {size(est.file_bytes)} = tensors + a header of "
+        f"{est.header_bytes:,} bytes",
+        f"  full model: {est.full_params:>15,} parameters {size(est.full_bytes)} in {est.full_dtype}",
         f"  the adapter is {est.fraction:.3%} of the model's parameters; "
         f"the full checkpoint is {est.ratio:,.0f} times larger",
     ]
     return "\n".join(lines)
 
 
-def show_estimate(model, targets: Sequence[str], rank: int, dtype: str = "float32") -> Estimate:
-    """Prints `format_estimate` of the estimate and returns it."""
-    est = estimate(model, targets, rank, dtype)
+def estimate_dict(est: Estimate) -> dict:
+    """Returns the estimate as plain data, what `python -m adapterlab size --json` prints."""
+    def row(m: ModuleShape, n: int, dtype: str) -> dict:
+        return dict(module=m.name, kind=m.kind, d_in=m.d_in, d_out=m.d_out, count=m.count, params=n,
+                    bytes=n * DTYPE_BYTES[dtype])
+
+    return dict(model=est.model, r=est.r, targets=list(est.targets), dtype=est.dtype, params=est.params,
+                saved_params=est.saved_params, tensor_bytes=est.bytes, header_bytes=est.header_bytes,
+                file_bytes=est.file_bytes,
+                rows=[row(m, n, est.dtype) for m, n in est.rows],
+                saved_whole=[row(m, n, est.full_dtype) for m, n in est.saved], full_params=est.full_params,
+                full_dtype=est.full_dtype, full_bytes=est.full_bytes)
+
+
+def show_estimate(model, targets: Sequence[str], r: int, dtype: str = "float32", **options) -> Estimate:
+    """Prints `format_estimate` of `estimate(model, targets, r, dtype, **options)` and returns the estimate."""
+    est = estimate(model, targets, r, dtype, **options)
     print(format_estimate(est))
     return est
 
@@ -306,20 +415,31 @@ class _Parser(argparse.ArgumentParser):
         raise StorageError(f"{message[0].upper()}{message[1:]}; see python -m adapterlab size --help.")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m adapterlab size --model NAME --targets T [T ...] --rank R --dtype D`."""
+def _parser() -> _Parser:
     parser = _Parser(prog="python -m adapterlab size",
-                     description="Predict a LoRA adapter's parameters and bytes before training it.",
+                     description="Predict a LoRA adapter's parameters and file size, to the byte, before training.",
                      epilog=f"Known models: {', '.join(KNOWN_MODELS)}; or a folder holding a config.json.")
     parser.add_argument("--model", required=True, help="a known model name, or a local model folder")
     parser.add_argument("--targets", required=True, nargs="+",
                         help="target modules as in LoraConfig(target_modules=...), or all-linear")
-    parser.add_argument("--rank", required=True, type=int, help="LoRA rank r (at least 1)")
-    parser.add_argument("--dtype", default="float32", help="adapter dtype: float32, float16 or bfloat16")
+    parser.add_argument("-r", "--r", required=True, type=int, help="LoRA rank r, as in LoraConfig(r=...)")
+    parser.add_argument("--dtype", default="float32", help="LoRA weights' dtype: float32, float16 or bfloat16")
+    parser.add_argument("--base-dtype", help="the base model's dtype, for modules saved whole (default: --dtype)")
+    parser.add_argument("--modules-to-save", nargs="+", default=[], help="as in LoraConfig(modules_to_save=...)")
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m adapterlab size --model NAME --targets T [T ...] -r R [--dtype D] [--json]`."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-        targets = [t for item in args.targets for t in item.split(",") if t]
-        print(format_estimate(estimate(args.model, targets, args.rank, args.dtype)))
+        if any(a == "--rank" or a.startswith("--rank=") for a in argv):
+            raise StorageError("The rank is now --r (or -r), PEFT's name for it: e.g. --r 8.")
+        args = _parser().parse_args(argv)
+        split = [[t for item in names for t in item.split(",") if t] for names in (args.targets, args.modules_to_save)]
+        est = estimate(args.model, split[0], args.r, args.dtype, args.base_dtype, split[1])
+        print(json.dumps(estimate_dict(est), indent=2) if args.json else format_estimate(est))
     except StorageError as exc:
         print(exc, file=sys.stderr)
         return 2
