@@ -86,7 +86,7 @@ def test_failures_with_one_cause_are_grouped(tmp_path):
 def test_report_has_versions_counts_causes_and_sentences(tmp_path):
     """The Markdown has the version table, per-notebook counts, the causes in order and the sentence to revisit."""
     _, text = _report(tmp_path)
-    assert "| transformers | 5.23.0 | 5.24.0 | 5.24.0 (new) |" in text
+    assert "| transformers | 5.23.0 | 5.24.0 | 5.24.0 (newer) |" in text
     assert "| peft | 0.21.2 | 0.21.2 | 0.21.2 |" in text
     assert "Unit tests: 1 passed, 0 failed, 0 skipped." in text
     assert "Notebook cells: 1 of 4 passed, 3 failed, 0 skipped." in text
@@ -102,3 +102,17 @@ def test_messages_differing_only_in_numbers_and_paths_are_one_cause():
     """Normalising blanks numbers, paths and addresses, and nothing else."""
     assert drift.normalise("x is 4 at 0x7f3a in /tmp/a/b.py") == drift.normalise("x is 5 at 0x11 in /home/c.py")
     assert drift.normalise("x is 4") != drift.normalise("y is 4")
+
+
+def test_a_name_error_after_a_failed_cell_is_a_knock_on(tmp_path):
+    """A NameError after an earlier failure of the same notebook is listed apart, not as a cause of its own."""
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "fake.ipynb").write_text(json.dumps(NOTEBOOK))
+    name_error = "NameError: name 'x' is not defined"
+    cells = [drift.Result("nb.fake.ipynb", "Cell 0", "failed", name_error),  # the first failure: a cause
+             drift.Result("nb.fake.ipynb", "Cell 1", "failed", "ValueError: bad"),
+             drift.Result("nb.fake.ipynb", "Cell 2", "failed", "NameError: name 'y' is not defined")]
+    causes = drift.group_causes(cells, tmp_path)
+    assert [(c.kind, len(c.failures)) for c in causes] == [("NameError", 1), ("ValueError", 1), ("knock-on", 1)]
+    text = drift.build_report([], cells, [], tmp_path, [], "2026-01-02")
+    assert "### 3. Knock-on failures (1 failure)" in text and "- `nb/fake.ipynb`: code cell 2\n" in text
