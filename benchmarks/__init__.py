@@ -3,8 +3,8 @@
 `python -m benchmarks` (or `make bench`) runs both and writes `docs/benchmarks.json`,
 `docs/benchmarks.md` and `docs/benchmarks.png`. Every figure there comes from a run of this code on
 the machine at hand; absolute times vary between machines, ratios measured in one run hold.
+Times are taken with `adapterlab.timing`, the module notebook 06 times its models with too.
 
-- `timing.py`: repeat a measurement and summarise it (median, min, max, count).
 - `bench_notebooks.py`: each notebook in a fresh kernel, warm and cold model cache, peak memory.
 - `bench_adapters.py`: adapter vs full model on disk, saving, loading, switching, inference.
 - `report.py`: the JSON file, the markdown tables and the plot.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapterlab.files import human_size
-from benchmarks.timing import number, show_summary
+from adapterlab.timing import number, show_summary
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

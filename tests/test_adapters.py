@@ -1,68 +1,38 @@
-"""Tests of adapterlab.adapters: training, atomic caching and what the trained adapters learned."""
+"""adapterlab.adapters: the shipped adapters load with PEFT, learned their tasks, and match their stamps."""
 
 import json
 
 import pytest
-import torch
 from peft import PeftModel
-from safetensors.torch import load_file
 
 import adapterlab  # noqa: F401  (offline before transformers)
-from adapterlab import adapters, tasks
+from adapterlab import adapters, recipes, tasks
+from adapterlab.lora_configs import DEMO_LORA, TASK_LORA
+from adapterlab.merging import lora_layers
 from adapterlab.models import generate, load_model, load_tokenizer
 
 
-@pytest.fixture
-def quick(tmp_path, monkeypatch):
-    """Adapters built into a temporary cache folder with 3 training steps (the base models stay where they are)."""
-    monkeypatch.setattr(adapters, "cache_dir", lambda: tmp_path)
-    monkeypatch.setitem(adapters.TRAINING, "steps", 3)
-    return tmp_path
-
-
-def test_build_writes_a_loadable_adapter(quick):
-    """A build leaves exactly the adapter folder (PEFT's two files and the stamp), and PEFT loads it."""
-    folder = adapters.build("english_ner")
-    assert folder == quick / "adapters" / "english_ner"
+@pytest.mark.parametrize("task", tasks.TASKS)
+def test_task_adapter_is_what_peft_saves(task):
+    """A shipped task adapter is PEFT's two files plus the stamp; its config is TASK_LORA, its base named portably."""
+    folder = adapters.trained_adapter(task)
     assert sorted(p.name for p in folder.iterdir()) == [
         "adapter_config.json", "adapter_model.safetensors", "adapterlab_build.json"]
-    assert [p.name for p in (quick / "adapters").iterdir() if not p.name.startswith(".adapters.lock")] \
-        == ["english_ner"]  # no staging folder left behind
-    model = PeftModel.from_pretrained(load_model("gpt2-mini"), folder)
-    assert json.loads((folder / "adapter_config.json").read_text())["r"] == 8
-    assert model.active_adapter == "default"
+    config = json.loads((folder / "adapter_config.json").read_text())
+    assert config["r"] == TASK_LORA["r"] and sorted(config["target_modules"]) == sorted(TASK_LORA["target_modules"])
+    assert config["base_model_name_or_path"] == recipes.MINI_NAME  # never a path of the machine that made it
 
 
-def test_build_is_cached_and_deterministic(quick):
-    """A second call reuses the folder; a forced rebuild with the same seed writes the same weights."""
-    folder = adapters.build("spanish_sentiment")
-    first = load_file(folder / "adapter_model.safetensors")
-    stamp_time = (folder / "adapterlab_build.json").stat().st_mtime_ns
-    assert adapters.build("spanish_sentiment") == folder
-    assert (folder / "adapterlab_build.json").stat().st_mtime_ns == stamp_time
-    adapters.build("spanish_sentiment", force=True)
-    again = load_file(folder / "adapter_model.safetensors")
-    assert all(torch.equal(first[k], again[k]) for k in first)
-
-
-def test_stale_recipe_is_rebuilt(quick):
-    """An adapter stamped with another recipe version is trained again."""
-    folder = adapters.build("english_ner")
-    stamp = json.loads((folder / "adapterlab_build.json").read_text())
-    (folder / "adapterlab_build.json").write_text(json.dumps({**stamp, "recipe": -1}))
-    adapters.build("english_ner")
-    assert json.loads((folder / "adapterlab_build.json").read_text())["recipe"] == adapters.RECIPE_VERSION
-
-
-def test_interrupted_build_leaves_nothing(quick, monkeypatch):
-    """If training fails half-way, neither an adapter folder nor a staging folder is left."""
-    def broken(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(adapters, "train", broken)
-    with pytest.raises(KeyboardInterrupt):
-        adapters.build("english_ner")
-    assert [p.name for p in (quick / "adapters").iterdir()] == [".adapters.lock"]
+def test_demo_adapters_load_with_peft():
+    """Both demo adapters load onto gpt2-mini with every block's four Conv1Ds wrapped, and carry no machine path."""
+    folders = adapters.demo_adapters()
+    assert sorted(folders) == ["english", "spanish"]
+    model = PeftModel.from_pretrained(load_model("gpt2-mini"), folders["spanish"])
+    assert len(lora_layers(model)) == 4 * load_model("gpt2-mini").config.n_layer
+    for folder in folders.values():
+        config = json.loads((folder / "adapter_config.json").read_text())
+        assert config["r"] == DEMO_LORA["r"] and config["lora_dropout"] == DEMO_LORA["lora_dropout"]
+        assert recipes.MINI_NAME in (folder / "README.md").read_text() and "/" not in config["base_model_name_or_path"]
 
 
 def test_unknown_task_is_refused():
@@ -73,7 +43,7 @@ def test_unknown_task_is_refused():
 
 @pytest.fixture(scope="module")
 def table():
-    """The accuracy table of the real (cached) adapters: {row: {task: accuracy}}."""
+    """The accuracy table of the shipped adapters: {row: {task: accuracy}}."""
     tokenizer = load_tokenizer("gpt2-mini")
     tests = {task: tasks.split(task)[1] for task in tasks.TASKS}
     rows = {"base": load_model("gpt2-mini")}
@@ -84,9 +54,9 @@ def table():
 
 @pytest.mark.parametrize("task", tasks.TASKS)
 def test_each_adapter_learned_its_task_only(table, task):
-    """Each trained adapter beats the base and the other adapter on its own task by a wide margin."""
+    """Each adapter beats the base and the other adapter on its own task, and scores what its stamp recorded."""
     other = next(t for t in tasks.TASKS if t != task)
-    assert table[task][task] >= 0.8
+    assert table[task][task] == adapters.build_stamp(task)["held_out_accuracy"] >= 0.8
     assert table[task][task] - table["base"][task] >= 0.6
     assert table[task][task] - table[other][task] >= 0.6
 

@@ -5,34 +5,12 @@ every measurement is taken, that the checks inside the benchmark run, and that t
 """
 
 import json
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks/` sits beside `src/`, not in it
-
-from benchmarks import bench_adapters, bench_notebooks, report, timing  # noqa: E402
-from benchmarks.__main__ import main  # noqa: E402
-
-
-def test_repeat_times_only_the_operation():
-    """`repeat` times `fn` alone: a slow setup and teardown do not count, and every repetition is kept."""
-    stat = timing.repeat(lambda _: time.sleep(0.01), 3, setup=lambda: time.sleep(0.2),
-                         teardown=lambda _: time.sleep(0.2))
-    assert stat["n"] == len(stat["values"]) == 3
-    assert 0.01 <= stat["min"] <= stat["median"] <= stat["max"] < 0.15
-
-
-def test_show_summary_gives_median_range_and_count():
-    """A time is shown in the unit a person would say, with its min–max range and repetition count."""
-    assert timing.show_summary(timing.summary([0.012, 0.011, 0.013], "s")) == "12 ms (11–13, n=3)"
-    assert timing.show_summary(timing.summary([2.5], "s")) == "2.5 s (n=1)"
-    assert timing.show_summary(timing.summary([1160.0, 999.7], "ms/token")) == "1080 ms/token (1000–1160, n=2)"
-    with pytest.raises(ValueError, match="at least one"):
-        timing.summary([], "s")
+from benchmarks import bench_adapters, bench_notebooks, report
+from benchmarks.__main__ import main
 
 
 @pytest.fixture(scope="module")

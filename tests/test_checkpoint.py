@@ -15,7 +15,7 @@ import torch
 
 import adapterlab  # noqa: F401 - before transformers/peft
 from adapterlab.checkpoint import checkpoints, latest_checkpoint, save_checkpoint
-from adapterlab.inspect import inspect_adapter
+from adapterlab.inspection import inspect_adapter
 
 IDS = torch.tensor([[1, 2, 3, 4]])
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import adapterlab  # noqa: F401 - before transformers/peft
-from adapterlab.inspect import AdapterFileError
+from adapterlab.inspection import AdapterFileError
 from adapterlab.loading import AdapterMismatchError, check_adapter_fits, load_adapter_checked
 
 

@@ -9,9 +9,9 @@ import importlib
 import sys
 
 COMMANDS = {
-    "build": ("adapterlab.models", "build the offline base models into the cache (done once)"),
+    "build": ("adapterlab.build", "build the offline GPT-2 into the model cache (done once)"),
     "env": ("adapterlab.envcheck", "check installed versions against the workbook's pins"),
-    "inspect": ("adapterlab.inspect", "describe a saved adapter from its files alone"),
+    "inspect": ("adapterlab.inspection", "describe a saved adapter from its files alone"),
     "size": ("adapterlab.storage", "predict an adapter's size before training it"),
 }
 

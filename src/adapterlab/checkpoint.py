@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from adapterlab.inspect import CONFIG_NAME, WEIGHTS_NAME, inspect_adapter
+from adapterlab.inspection import CONFIG_NAME, WEIGHTS_NAME, inspect_adapter
 
 LATEST = "latest"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")

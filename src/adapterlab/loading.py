@@ -4,7 +4,7 @@
 model of another depth loads with a warning at most: onto a shallower base, the weights of the
 missing blocks are dropped without a word; onto a deeper one, the extra blocks keep LoRA layers
 at their initial values. `check_adapter_fits` compares every tensor name and shape in the file's
-header (read by `adapterlab.inspect`, nothing unpickled) with the modules of the base model first.
+header (read by `adapterlab.inspection`, nothing unpickled) with the modules of the base model first.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from peft import LoraConfig, PeftModel
+from peft.tuners.tuners_utils import check_target_module_exists
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from adapterlab.inspect import inspect_adapter
+from adapterlab.inspection import inspect_adapter
 
 PREFIX = "base_model.model."  # PEFT's key prefix: PeftModel.base_model (LoraModel) .model (the base)
 _LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B)\.weight$")
@@ -35,13 +37,12 @@ def _features(module: nn.Module) -> tuple[int, int] | None:
 
 
 def _targeted(base: nn.Module, targets: list[str] | str | None) -> set[str]:
-    """Names of the base's modules that `target_modules` selects (PEFT's rule: whole name or last parts)."""
+    """Names of the base's modules that `target_modules` selects, by PEFT's own rule."""
     if targets is None:
         return set()
-    names = [name for name, module in base.named_modules() if _features(module)]
-    if isinstance(targets, str):
-        return {name for name in names if re.fullmatch(targets, name)}
-    return {name for name in names if any(name == t or name.endswith("." + t) for t in targets)}
+    config = LoraConfig(target_modules=targets)
+    return {name for name, module in base.named_modules()
+            if _features(module) and check_target_module_exists(config, name)}
 
 
 def check_adapter_fits(base: nn.Module, path: str | Path) -> None:
@@ -54,7 +55,7 @@ def check_adapter_fits(base: nn.Module, path: str | Path) -> None:
 
     Raises:
         AdapterMismatchError: a tensor names a missing layer, has the wrong shape, or targeted layers lack weights.
-        adapterlab.inspect.AdapterFileError: the folder or its files are missing or corrupt.
+        adapterlab.inspection.AdapterFileError: the folder or its files are missing or corrupt.
     """
     report = inspect_adapter(path)
     where = Path(path).name
@@ -98,7 +99,5 @@ def load_adapter_checked(base: nn.Module, path: str | Path, adapter_name: str = 
         adapter_name: the name to load it under.
         is_trainable: False (PEFT's default) loads it frozen.
     """
-    from peft import PeftModel
-
     check_adapter_fits(base, path)
     return PeftModel.from_pretrained(base, path, adapter_name=adapter_name, is_trainable=is_trainable)

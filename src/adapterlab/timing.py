@@ -1,7 +1,9 @@
-"""Repeat a measurement and summarise it: median, min, max and the number of repetitions.
+"""Timing on a shared machine: take turns, repeat, and report the spread with the median.
 
-A figure without its spread and count cannot be judged, so every time this package reports is a
-`summary(...)` dict; `show_summary` writes it as people read it ("12.3 ms (11.9-13.0, n=5)").
+A figure without its spread and count cannot be judged, so every time the benchmarks report is a
+`summary(...)` dict; `show_summary` writes it as people read it ("12.3 ms (11.9-13.0, n=5)"). Things
+compared are timed in turns (a, b, a, b, ...), so a burst of other work on the machine slows every
+side alike: `compare` for the benchmarks, `forward_times` and `median_ratio` for notebook 06.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import torch
+from torch import nn
 
 
 def summary(values: list[float], unit: str) -> dict[str, Any]:
@@ -31,9 +36,10 @@ class Case:
     teardown: Callable[[Any], None] | None = None
 
 
-def _time_once(case: Case) -> float:
+def _time_once(case: Case, collect: bool = True) -> float:
     arg = case.setup() if case.setup else None
-    gc.collect()  # the previous repetition's garbage must not be collected inside this timing
+    if collect:
+        gc.collect()  # the previous repetition's garbage must not be collected inside this timing
     start = time.perf_counter()
     out = case.fn(arg)
     elapsed = time.perf_counter() - start
@@ -42,16 +48,17 @@ def _time_once(case: Case) -> float:
     return elapsed
 
 
-def compare(cases: dict[str, Case], reps: int) -> dict[str, dict[str, Any]]:
+def compare(cases: dict[str, Case], reps: int, collect: bool = True) -> dict[str, dict[str, Any]]:
     """Times each case `reps` times, taking turns (a, b, a, b, ...); returns a `summary` in seconds per case.
 
     Taking turns means a burst of other work on a shared machine slows every side alike, so the
-    ratio of medians holds better than the times themselves (as `adapterlab.merging.median_latency`).
+    ratio of medians holds better than the times themselves. `collect=False` skips the garbage
+    collection before each timing, for cases of a few milliseconds that make no garbage to speak of.
     """
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(reps):
         for name, case in cases.items():
-            times[name].append(_time_once(case))
+            times[name].append(_time_once(case, collect))
     return {name: summary(values, "s") for name, values in times.items()}
 
 
@@ -89,3 +96,28 @@ def number(value: float, digits: int = 3) -> str:
     """Returns `value` with `digits` significant digits, never in exponent form ("1160", not "1.16e+03")."""
     text = f"{value:.{digits}g}"
     return f"{value:.0f}" if "e+" in text else text
+
+
+@torch.inference_mode()
+def forward_times(models: Mapping[str, nn.Module], input_ids: torch.Tensor, repeats: int = 60,
+                  warmup: int = 3) -> dict[str, list[float]]:
+    """Returns the seconds of `repeats` forward passes of each model, the models taking turns.
+
+    Round i of every model runs back to back (a, b, c, a, b, c, ...), so `median_ratio` can compare
+    runs that met the same load on a shared machine; `warmup` rounds run first and are not kept.
+    """
+    cases = {name: Case(lambda _, model=model: model(input_ids=input_ids)) for name, model in models.items()}
+    compare(cases, warmup, collect=False)
+    return {name: stat["values"] for name, stat in compare(cases, repeats, collect=False).items()}
+
+
+def median_ratio(slow: Sequence[float], fast: Sequence[float]) -> float:
+    """Returns the median over rounds of slow[i] / fast[i], for times taken in turns by `forward_times`.
+
+    A burst of other work slows both runs of a round alike, so the ratio of a round is steadier than
+    the ratio of two medians, and the median ignores the odd round where only one run was hit.
+    """
+    if len(slow) != len(fast) or not slow:
+        raise ValueError(f"median_ratio needs two equally long, non-empty lists of times, got {len(slow)} "
+                         f"and {len(fast)}; take both from one forward_times call.")
+    return statistics.median(a / b for a, b in zip(slow, fast, strict=True))

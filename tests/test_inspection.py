@@ -1,4 +1,4 @@
-"""Tests of adapterlab.inspect: the report of a sound adapter, and one clear line for every bad input."""
+"""Tests of adapterlab.inspection: the report of a sound adapter, and one clear line for every bad input."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import adapterlab  # noqa: F401 - before transformers/peft: offline hub, quiet progress bars
-from adapterlab.inspect import AdapterFileError, inspect_adapter, main, read_header
+from adapterlab.inspection import AdapterFileError, inspect_adapter, main, read_header
 
 N_LAYER, N_EMBD, R = 2, 16, 4
 
