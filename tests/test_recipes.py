@@ -59,7 +59,7 @@ def test_retrained_demo_adapters_move_the_model_towards_their_language(tmp_path)
     recipes.make_demo_adapters(tmp_path)
     tokenizer = load_tokenizer("gpt2-mini")
     base = load_model("gpt2-mini")
-    for name in recipes.DEMO_ADAPTERS:
+    for name in adapters.DEMO_ADAPTERS:
         ids = torch.tensor(tokenizer(" ".join(recipes.demo_texts(name)[:200]))["input_ids"])
         windows = ids[: len(ids) // 48 * 48].view(-1, 48)
         with torch.no_grad():

@@ -1,9 +1,11 @@
 """Measures how long each notebook takes and writes the figures the instructor guide and the map show.
 
-    .venv/bin/python tools/time_notebooks.py                    # run every notebook, warm cache
-    .venv/bin/python tools/time_notebooks.py 04_reloading_adapters.ipynb   # only these; keep the rest
-    .venv/bin/python tools/time_notebooks.py --from-benchmarks  # take the figures `make bench` measured
-    .venv/bin/python tools/time_notebooks.py --render           # only rewrite the docs from the JSON
+    .venv/bin/python -m tools.time_notebooks                    # run every notebook, warm cache
+    .venv/bin/python -m tools.time_notebooks 04_reloading_adapters.ipynb   # only these; keep the rest
+    .venv/bin/python -m tools.time_notebooks --from-benchmarks  # take the figures `make bench` measured
+    .venv/bin/python -m tools.time_notebooks --render           # only rewrite the docs from the JSON
+
+(Run from the workbook folder, so that `benchmarks` is importable beside `tools`.)
 
 Each notebook runs top to bottom in a fresh kernel with the base models already built (where a learner
 stands after `make lab`), through the benchmark's own runner (`benchmarks/bench_notebooks.py`), and the
@@ -26,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks import bench_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -59,20 +63,19 @@ def machine() -> dict:
 
 def measure(paths: list[Path]) -> dict[str, dict]:
     """Runs each notebook in a fresh kernel (warm model cache); returns seconds and peak memory per notebook."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.bench_notebooks import model_cache, run_notebook
-
     # Exercises answered by the notebooks go to a scratch file, never the learner's progress.
     os.environ.setdefault("ADAPTERLAB_PROGRESS", str(Path(tempfile.mkdtemp()) / "progress.json"))
     rows = {}
-    for path in paths:
-        with model_cache("warm") as cache:
-            result = run_notebook(path, cache)
-        rows[path.name] = {"run_s": round(result["wall_s"], 1), "kernel_start_s": round(result["kernel_start_s"], 1),
-                           "peak_gb": round(result["peak_rss_bytes"] / 1e9, 2), "error": result["error"],
-                           "source": "tools/time_notebooks.py", "machine": machine()}
-        print(f"{path.name:<34}{rows[path.name]['run_s']:7.1f} s  peak {rows[path.name]['peak_gb']:.2f} GB"
-              + (f"  FAILED {result['error']}" if result["error"] else ""), flush=True)
+    with bench_notebooks.built_cache(progress=False) as (built, _):
+        for path in paths:
+            with bench_notebooks.model_cache("warm", built) as cache:
+                result = bench_notebooks.run_notebook(path, cache)
+            row = {"run_s": round(result["wall_s"], 1), "kernel_start_s": round(result["kernel_start_s"], 1),
+                   "peak_gb": round(result["peak_rss_bytes"] / 1e9, 2), "error": result["error"],
+                   "source": "tools/time_notebooks.py", "machine": machine()}
+            rows[path.name] = row
+            print(f"{path.name:<34}{row['run_s']:7.1f} s  peak {row['peak_gb']:.2f} GB"
+                  + (f"  FAILED {result['error']}" if result["error"] else ""), flush=True)
     return rows
 
 
@@ -89,7 +92,7 @@ def from_benchmarks() -> dict[str, dict]:
 
 def time_text(row: dict | None) -> str:
     if not row:
-        return "not measured yet (run `python tools/time_notebooks.py`)"
+        return "not measured yet (run `python -m tools.time_notebooks`)"
     cpus, load = row["machine"].get("cpus"), row["machine"].get("load_average_1min")
     where = f"{cpus} cores" + (f", load {load:.1f}" if isinstance(load, (int, float)) else "")
     status = f", FAILED: {row['error']}" if row.get("error") else ""

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from adapterlab.cache import read_stamp
 from adapterlab.models import SHIPPED
-from adapterlab.recipes import DEMO_ADAPTERS
 from adapterlab.tasks import TASKS
 
 TASK_ADAPTERS = SHIPPED / "adapters"
 DEMO_ADAPTER_DIR = SHIPPED / "demo-adapters"
+DEMO_ADAPTERS = ("english", "spanish")
 
 
 def trained_adapter(task: str) -> Path:

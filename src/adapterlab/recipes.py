@@ -25,6 +25,7 @@ from peft import get_peft_model
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from adapterlab import lora_configs, tasks, training
+from adapterlab.adapters import DEMO_ADAPTERS
 from adapterlab.corpus import generate_corpus
 from adapterlab.models import load_model, load_tokenizer
 
@@ -33,7 +34,6 @@ MINI_CONFIG = dict(n_layer=4, n_embd=128, n_head=4, n_positions=128)
 MINI_TRAINING = dict(steps=250, batch_size=32, block_size=64, lr=3e-3, seed=0)
 TASK_TRAINING = dict(steps=100, batch_size=16, lr=3e-3, seed=0)
 DEMO_TRAINING = dict(steps=24, batch_size=8, block_size=48, lr=3e-3)
-DEMO_ADAPTERS = ("english", "spanish")
 MINI_NAME = "gpt2-mini"  # what the shipped adapters' adapter_config.json names as their base
 # Every sentence of the corpus's Spanish templates has one of these words; no English one does.
 _SPANISH_MARKERS = (" es ", " vive ", " come ", " fue ")
