@@ -38,11 +38,10 @@ def target_names(model: str) -> list[str]:
 
 def default_targets(model: str) -> list[str]:
     """Returns the attention projections of `model` (all Linear/Conv1D modules if its type is not known)."""
-    names = target_names(model)
-    preset = ATTENTION_TARGETS.get(model_shapes(model).model_type)
-    if preset:
-        return [n for n in names if any(n == t or n.endswith("." + t) for t in preset)]
-    return [n for n, m in zip(names, model_shapes(model).modules, strict=True) if m.kind != "Embedding"]
+    shapes = model_shapes(model)
+    preset = ATTENTION_TARGETS.get(shapes.model_type)
+    chosen = shapes.select(preset) if preset else [m for m in shapes.modules if m.kind != "Embedding"]
+    return [n for n, m in zip(target_names(model), shapes.modules, strict=True) if m in chosen]
 
 
 def draw_calculation(est: Estimate, targets: Sequence[str]) -> Figure:

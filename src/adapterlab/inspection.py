@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import struct
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from adapterlab.cli import Parser, fail, parse
 
 WEIGHTS_NAME = "adapter_model.safetensors"  # peft.utils.SAFETENSORS_WEIGHTS_NAME
 LEGACY_WEIGHTS_NAME = "adapter_model.bin"  # peft.utils.WEIGHTS_NAME, written by safe_serialization=False
@@ -251,21 +252,19 @@ def inspect_adapter(path: str | Path) -> AdapterReport:
 
 def main(argv: list[str]) -> int:
     """`python -m adapterlab inspect PATH [--json] [--tensors]`: describe a saved adapter."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m adapterlab inspect", description=main.__doc__)
+    parser = Parser(prog="python -m adapterlab inspect", description=main.__doc__)
     parser.add_argument("path", help="an adapter folder (from save_pretrained) or a .safetensors file")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--tensors", action="store_true", help="also list every tensor's name, dtype and shape")
-    args = parser.parse_args(argv)
+    args, status = parse(parser, argv)
+    if args is None:
+        return status
     try:
         report = inspect_adapter(args.path)
     except AdapterFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail("inspect", str(exc))
     except OSError as exc:  # unreadable file, permissions: still one line, never a traceback
-        print(f"error: {args.path}: cannot be read ({exc.strerror or exc}).", file=sys.stderr)
-        return 2
+        return fail("inspect", f"{args.path}: cannot be read ({exc.strerror or exc})")
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

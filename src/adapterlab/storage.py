@@ -7,9 +7,8 @@ r · (d_in + d_out) parameters, and a target present in L layers costs L · r ·
 The modules of one layer differ (GPT-2's `c_attn` is 768 → 2304, `c_fc` 768 → 3072), so the sum
 runs over targets, each with its own shapes.
 
-Shapes come from the model itself: a transformers config is instantiated on the `meta` device
-(no memory, no download) and its Linear, Conv1D and Embedding modules are read. Well-known models
-are kept below as their config fields, each with its source, so nothing needs a hub.
+Shapes come from the model itself (`adapterlab.shapes`: a config instantiated on the `meta` device,
+or well-known models' config fields kept with their sources), so nothing needs a hub.
 
 The file is predicted to the byte: `Estimate.tensors` names every tensor PEFT's `save_pretrained`
 writes (`get_peft_model_state_dict`: keys without the adapter name, `modules_to_save` and targeted
@@ -18,52 +17,27 @@ embeddings' base layers whole), and `safetensors_layout` turns names, dtypes and
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache, cached_property
-from pathlib import Path
+from functools import cached_property
 
 import torch
 
+from adapterlab.cli import Parser, fail, parse
 from adapterlab.safetensors_layout import layout
+from adapterlab.shapes import (
+    KNOWN_MODELS,
+    ModelShapes,
+    ModuleShape,
+    StorageError,
+    model_shapes,
+)
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
-
-_HF = "https://huggingface.co/{}/blob/main/config.json"
-_GPT3 = "Brown et al. 2020, arXiv:2005.14165"
-# Config fields of well-known models, as their config.json (or paper) states them; every number in an
-# entry comes from its `source`, except the fields named in `notes`.
-KNOWN_MODELS: dict[str, dict] = {
-    "gpt2": dict(model_type="gpt2", n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024,
-                 source=_HF.format("openai-community/gpt2")),
-    "gpt2-medium": dict(model_type="gpt2", n_layer=24, n_embd=1024, n_head=16, vocab_size=50257, n_positions=1024,
-                        source=_HF.format("openai-community/gpt2-medium")),
-    "gpt2-large": dict(model_type="gpt2", n_layer=36, n_embd=1280, n_head=20, vocab_size=50257, n_positions=1024,
-                       source=_HF.format("openai-community/gpt2-large")),
-    "gpt2-xl": dict(model_type="gpt2", n_layer=48, n_embd=1600, n_head=25, vocab_size=50257, n_positions=1024,
-                    source=_HF.format("openai-community/gpt2-xl")),
-    "llama-2-7b": dict(model_type="llama", num_hidden_layers=32, hidden_size=4096, intermediate_size=11008,
-                       num_attention_heads=32, num_key_value_heads=32, vocab_size=32000, tie_word_embeddings=False,
-                       source=_HF.format("meta-llama/Llama-2-7b-hf")),
-    "llama-3-8b": dict(model_type="llama", num_hidden_layers=32, hidden_size=4096, intermediate_size=14336,
-                       num_attention_heads=32, num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=False,
-                       source=_HF.format("meta-llama/Meta-Llama-3-8B")),
-    "mistral-7b": dict(model_type="mistral", num_hidden_layers=32, hidden_size=4096, intermediate_size=14336,
-                       num_attention_heads=32, num_key_value_heads=8, vocab_size=32000, tie_word_embeddings=False,
-                       source=_HF.format("mistralai/Mistral-7B-v0.1")),
-    # GPT-3 "uses the same model and architecture as GPT-2" (section 2.1), so GPT2Config describes it;
-    # its alternating sparse attention changes no weight shape.
-    "gpt3-175b": dict(model_type="gpt2", n_layer=96, n_embd=12288, n_head=96, n_positions=2048, vocab_size=50257,
-                      source=f"{_GPT3}, Table 2.1 (n_layers, d_model, n_heads) and section 2.1 (n_ctx = 2048)",
-                      notes="vocab_size: GPT-2's BPE (Radford et al. 2019, section 2.2), which GPT-3 reuses; "
-                            "d_ff = 4 · d_model (section 2.1) is GPT2Config's default n_inner"),
-}
 
 # The attention projections PEFT targets, per model_type: what "all attention layers" means for each.
 ATTENTION_TARGETS = {
@@ -74,72 +48,6 @@ ATTENTION_TARGETS = {
 PREFIX = "base_model.model."  # a PeftModel's keys for its base model's modules
 EMBEDDING_LAYER_NAMES = ("embed_tokens", "lm_head")  # peft.utils.constants: targeting these saves their base weight
 METADATA = {"format": "pt"}  # what PeftModel.save_pretrained passes to safetensors' save_file
-
-
-class StorageError(ValueError):
-    """A size cannot be computed as asked; the message says why and what to ask instead."""
-
-
-@dataclass(frozen=True)
-class ModuleShape:
-    """One kind of module, with its layer numbers replaced by '*': 'transformer.h.*.attn.c_attn'."""
-
-    name: str
-    kind: str  # 'Linear', 'Conv1D', 'Embedding' (LoRA can wrap these), or the class name ('LayerNorm')
-    d_in: int  # 0 for a module LoRA cannot wrap
-    d_out: int
-    names: tuple[str, ...]  # each module's own name: 'transformer.h.0.attn.c_attn', ...
-    state: tuple[tuple[str, tuple[int, ...]], ...] = ()  # its own state_dict: (('weight', (768, 2304)), ...)
-
-    @property
-    def count(self) -> int:
-        """How many of them the model has (L for a per-layer module)."""
-        return len(self.names)
-
-
-@dataclass(frozen=True)
-class ModelShapes:
-    """What the formula needs from a model: its targetable modules and its total parameter count."""
-
-    name: str
-    model_type: str
-    modules: tuple[ModuleShape, ...]  # those LoRA can wrap
-    n_params: int  # tied weights counted once, as the checkpoint stores them
-    source: str = ""
-    others: tuple[ModuleShape, ...] = ()  # modules with weights LoRA cannot wrap (norms): for modules_to_save
-    embeddings: tuple[str, ...] = ()  # the input and output embeddings' names, as get_input_embeddings() gives
-
-    def select(self, targets: Sequence[str]) -> list[ModuleShape]:
-        """Returns the modules PEFT's `target_modules=targets` would wrap (exact name or '.'-suffix).
-
-        Raises:
-            StorageError: a target matches no module of this model.
-        """
-        if list(targets) == ["all-linear"]:  # PEFT's shorthand: every Linear/Conv1D but the output layer
-            return [m for m in self.modules if m.kind != "Embedding" and not m.name.endswith("lm_head")]
-        chosen = []
-        for target in targets:
-            found = [m for m in self.modules if m.name == target or m.name.endswith("." + target)]
-            if not found:
-                names = ", ".join(sorted({m.name.rsplit(".", 1)[-1] for m in self.modules}))
-                raise StorageError(f"{self.name} has no module named {target!r}; its modules are: {names}.")
-            chosen += [m for m in found if m not in chosen]
-        return chosen
-
-    def select_to_save(self, modules_to_save: Sequence[str]) -> list[ModuleShape]:
-        """Returns the modules PEFT's `modules_to_save` would copy (its `_set_trainable`: names ending so).
-
-        Raises:
-            StorageError: a name matches no module with weights.
-        """
-        found = []
-        for target in modules_to_save:
-            hits = [m for m in self.modules + self.others if any(n.endswith(target) for n in m.names)]
-            if not hits:
-                raise StorageError(f"{self.name} has no module with weights named {target!r} for modules_to_save; "
-                                   "name a layer such as lm_head or a final norm.")
-            found += [m for m in hits if m not in found]
-        return found
 
 
 @dataclass(frozen=True)
@@ -227,108 +135,6 @@ def dtype_name(dtype: str | torch.dtype) -> str:
     return name
 
 
-def _kind_and_shape(module: torch.nn.Module) -> tuple[str, int, int] | None:
-    from transformers.pytorch_utils import Conv1D
-
-    if isinstance(module, torch.nn.Linear):
-        return "Linear", module.in_features, module.out_features
-    if isinstance(module, Conv1D):  # GPT-2 stores weight as (d_in, d_out), the transpose of Linear
-        return "Conv1D", module.weight.shape[0], module.weight.shape[1]
-    if isinstance(module, torch.nn.Embedding):  # PEFT's lora_embedding_A (r, vocab), _B (dim, r)
-        return "Embedding", module.num_embeddings, module.embedding_dim
-    return None
-
-
-def _own_state(module: torch.nn.Module) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    buffers = [(k, b) for k, b in module.named_buffers(recurse=False) if k not in module._non_persistent_buffers_set]
-    return tuple((k, tuple(t.shape)) for k, t in [*module.named_parameters(recurse=False), *buffers])
-
-
-def shapes_from_model(model: torch.nn.Module, name: str = "", source: str = "") -> ModelShapes:
-    """Reads the modules of a model (on any device, `meta` included) and counts its parameters.
-
-    Raises:
-        StorageError: the model already holds LoRA layers.
-    """
-    groups: dict[tuple, list[str]] = {}
-    for key, module in model.named_modules():
-        if key.endswith("base_layer"):
-            raise StorageError("This model already holds LoRA layers (get_peft_model changes a model in place); "
-                               "pass the base model before wrapping it, or its config.")
-        state = _own_state(module)
-        found = _kind_and_shape(module) or ((type(module).__name__, 0, 0) if state else None)
-        if found:
-            groups.setdefault((re.sub(r"\.\d+(?=\.|$)", ".*", key), *found, state), []).append(key)
-    shapes = [ModuleShape(p, k, i, o, tuple(names), s) for (p, k, i, o, s), names in groups.items()]
-    config = getattr(model, "config", None)
-    model_type = getattr(config, "model_type", "") or ""
-    n_params = sum(p.numel() for p in model.parameters())  # .parameters() yields a tied weight once
-    return ModelShapes(name or model_type or type(model).__name__, model_type, tuple(m for m in shapes if m.d_in),
-                       n_params, source, tuple(m for m in shapes if not m.d_in), _embedding_names(model))
-
-
-def _embedding_names(model: torch.nn.Module) -> tuple[str, ...]:
-    names, found = {id(m): k for k, m in model.named_modules()}, []
-    for side in ("input", "output"):
-        try:
-            found.append(names.get(id(getattr(model, f"get_{side}_embeddings")())))
-        except (AttributeError, NotImplementedError):  # not a transformers model, or it has no such layer
-            pass
-    return tuple(n for n in found if n is not None)
-
-
-def shapes_from_config(config, name: str = "", source: str = "") -> ModelShapes:
-    """Builds the model of a transformers config on the `meta` device (no memory) and reads its shapes."""
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    return shapes_from_model(model, name or getattr(config, "name_or_path", "") or config.model_type, source)
-
-
-def known_config(name: str):
-    """Returns the transformers config of a well-known model from `KNOWN_MODELS` (no download)."""
-    from transformers import AutoConfig
-
-    fields = {k: v for k, v in KNOWN_MODELS[name].items() if k not in ("model_type", "source", "notes")}
-    return AutoConfig.for_model(KNOWN_MODELS[name]["model_type"], **fields)
-
-
-@cache
-def _known_shapes(name: str) -> ModelShapes:  # frozen, so one read per model and kernel is safe to share
-    return shapes_from_config(known_config(name), name, KNOWN_MODELS[name]["source"])
-
-
-def model_shapes(model) -> ModelShapes:
-    """Returns the shapes of `model`: a name in `KNOWN_MODELS`, a folder with a config.json, a hub id
-    whose config is in the local Hugging Face cache, a transformers config, or a model object.
-
-    Raises:
-        StorageError: the name is none of these.
-    """
-    if isinstance(model, ModelShapes):
-        return model
-    if isinstance(model, torch.nn.Module):
-        return shapes_from_model(model)
-    if not isinstance(model, (str, Path)):
-        return shapes_from_config(model)
-    if str(model) in KNOWN_MODELS:
-        return _known_shapes(str(model))
-    from transformers import AutoConfig
-
-    if (Path(model) / "config.json").is_file():
-        return shapes_from_config(AutoConfig.from_pretrained(model), Path(model).name, "its config.json")
-    if str(model).count("/") == 1:  # a hub id: read its config from the local Hugging Face cache, never the network
-        try:
-            config = AutoConfig.from_pretrained(str(model), local_files_only=True)
-        except (OSError, ValueError):
-            pass
-        else:
-            return shapes_from_config(config, str(model), "its config.json in the local Hugging Face cache")
-    raise StorageError(f"Unknown model {str(model)!r}: use one of {', '.join(KNOWN_MODELS)}, a local folder that "
-                       "holds a config.json, or a hub id already in your local Hugging Face cache.")
-
-
 def _saved_whole(shapes: ModelShapes, targets: list[str], modules_to_save: Sequence[str]) -> list[ModuleShape]:
     """The modules PEFT saves whole: `modules_to_save`, and targeted embeddings' base layers."""
     saved = shapes.select_to_save(modules_to_save)
@@ -410,13 +216,8 @@ def show_estimate(model, targets: Sequence[str], r: int, dtype: str = "float32",
     return est
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one sentence and status 2, instead of argparse's usage block
-        raise StorageError(f"{message[0].upper()}{message[1:]}; see python -m adapterlab size --help.")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="python -m adapterlab size",
+def _parser() -> Parser:
+    parser = Parser(prog="python -m adapterlab size",
                      description="Predict a LoRA adapter's parameters and file size, to the byte, before training.",
                      epilog=f"Known models: {', '.join(KNOWN_MODELS)}; or a folder holding a config.json.")
     parser.add_argument("--model", required=True, help="a known model name, or a local model folder")
@@ -433,16 +234,15 @@ def _parser() -> _Parser:
 def main(argv: list[str] | None = None) -> int:
     """`python -m adapterlab size --model NAME --targets T [T ...] -r R [--dtype D] [--json]`."""
     argv = sys.argv[1:] if argv is None else argv
+    if any(a == "--rank" or a.startswith("--rank=") for a in argv):
+        return fail("size", "the rank is now --r (or -r), PEFT's name for it: e.g. --r 8")
+    args, status = parse(_parser(), argv)
+    if args is None:
+        return status
+    split = [[t for item in names for t in item.split(",") if t] for names in (args.targets, args.modules_to_save)]
     try:
-        if any(a == "--rank" or a.startswith("--rank=") for a in argv):
-            raise StorageError("The rank is now --r (or -r), PEFT's name for it: e.g. --r 8.")
-        args = _parser().parse_args(argv)
-        split = [[t for item in names for t in item.split(",") if t] for names in (args.targets, args.modules_to_save)]
         est = estimate(args.model, split[0], args.r, args.dtype, args.base_dtype, split[1])
-        print(json.dumps(estimate_dict(est), indent=2) if args.json else format_estimate(est))
     except StorageError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help prints and exits; report its status instead of leaving main()
-        return int(exc.code or 0)
+        return fail("size", str(exc))
+    print(json.dumps(estimate_dict(est), indent=2) if args.json else format_estimate(est))
     return 0
