@@ -1,0 +1,82 @@
+"""The learner's own folder: what the notebooks make for you and keep (the adapter you train).
+
+`work_dir()` is `ADAPTERLAB_WORK`, or ~/adapterlab-work, created on demand. Notebook 02 saves the
+adapter you train into `my_adapter_dir()`; later notebooks call `lesson_adapter()`, which returns your
+adapter when a complete one is there and the workbook's reference adapter for the same task otherwise,
+and says which. Never inside the model cache (`adapterlab.cache`): a workshop room may share one cache
+that learners can only read, and rebuilding it must not take your work with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from adapterlab.adapters import trained_adapter
+from adapterlab.cache import cache_root
+
+WORK_ENV = "ADAPTERLAB_WORK"
+# The task notebook 02 trains your adapter on; the reference adapter is the workbook's for the same task,
+# so a notebook that uses `lesson_adapter()` can evaluate either one the same way.
+MY_ADAPTER_TASK = "english_ner"
+MY_ADAPTER_NAME = "my_adapter"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+class WorkspaceError(RuntimeError):
+    """The work folder cannot be used; the message says why and what to set instead."""
+
+
+def _work_root() -> Path:
+    """The work folder's path, refused if it lies inside the model cache; nothing is created."""
+    root = Path(os.environ.get(WORK_ENV) or Path.home() / "adapterlab-work").expanduser().absolute()
+    cache = cache_root().expanduser().absolute()
+    if root == cache or cache in root.parents:
+        raise WorkspaceError(f"{WORK_ENV} points inside the model cache ({root}), which may be shared and is "
+                             "rebuilt as a whole; set it to a folder of your own, such as ~/adapterlab-work.")
+    return root
+
+
+def work_dir() -> Path:
+    """Returns your work folder (`ADAPTERLAB_WORK`, default ~/adapterlab-work), creating it if needed.
+
+    Raises `WorkspaceError` if it lies inside the model cache or cannot be created.
+    """
+    root = _work_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"Your work folder '{root}' cannot be created ({exc.strerror}); "
+                             f"set {WORK_ENV} to a folder you can write to.") from None
+    return root
+
+
+def my_adapter_dir() -> Path:
+    """Returns the folder notebook 02 saves your trained adapter into (it may not exist yet)."""
+    return work_dir() / MY_ADAPTER_NAME
+
+
+def is_complete_adapter(folder: str | Path) -> bool:
+    """Returns True if `folder` holds a saved adapter: both files, and a config PEFT wrote."""
+    folder = Path(folder)
+    if not all((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in ADAPTER_FILES):
+        return False
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "peft_type" in config
+
+
+def lesson_adapter() -> tuple[Path, str]:
+    """Returns (folder, 'yours') for the adapter you trained in notebook 02, else (folder, 'reference').
+
+    The reference is the workbook's adapter for the same task (`MY_ADAPTER_TASK`). Nothing is created:
+    a work folder that does not exist, or an incomplete adapter in it, means the reference. Raises
+    `WorkspaceError` if `ADAPTERLAB_WORK` points inside the model cache.
+    """
+    mine = _work_root() / MY_ADAPTER_NAME
+    if is_complete_adapter(mine):
+        return mine, "yours"
+    return trained_adapter(MY_ADAPTER_TASK), "reference"
