@@ -13,7 +13,7 @@ import sys
 
 def fail(command: str, message: str) -> int:
     """Prints `command: message` to stderr as one sentence; returns 2, the status to exit with."""
-    print(f"{command}: {message.rstrip('.')}.", file=sys.stderr)
+    print(f"{command}: {message}" + ("" if message.endswith((".", "?", "!")) else "."), file=sys.stderr)
     return 2
 
 

@@ -34,7 +34,7 @@ MINI_CONFIG = dict(n_layer=4, n_embd=128, n_head=4, n_positions=128)
 MINI_TRAINING = dict(steps=250, batch_size=32, block_size=64, lr=3e-3, seed=0)
 TASK_TRAINING = dict(steps=100, batch_size=16, lr=3e-3, seed=0)
 DEMO_TRAINING = dict(steps=24, batch_size=8, block_size=48, lr=3e-3)
-MINI_NAME = "gpt2-mini"  # what the shipped adapters' adapter_config.json names as their base
+MINI_NAME = "gpt2-mini"
 # Every sentence of the corpus's Spanish templates has one of these words; no English one does.
 _SPANISH_MARKERS = (" es ", " vive ", " come ", " fue ")
 
@@ -74,8 +74,10 @@ def _save_adapter(model, folder: Path, stamp: dict | None = None) -> None:
         file.rename(folder / file.name)
     shutil.rmtree(folder / "out")
     # PEFT records the folder the base was loaded from: this machine's path, meaningless where the files ship.
+    # No name at all, not "gpt2-mini": on every save PEFT looks a named base up (a folder, else the hub) and
+    # warns when it finds none; the notebooks load these adapters onto load_model("gpt2-mini") themselves.
     config = json.loads((folder / "adapter_config.json").read_text())
-    machine_path, config["base_model_name_or_path"] = config["base_model_name_or_path"], MINI_NAME
+    machine_path, config["base_model_name_or_path"] = config["base_model_name_or_path"], None
     (folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     card = folder / "README.md"  # PEFT's model card names the base too
     if card.is_file():
