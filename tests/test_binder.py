@@ -65,3 +65,14 @@ def test_environment_yml_installs_the_package():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     assert "-e ." in pip
+
+
+def test_postbuild_installs_no_test_tools(fake_python):
+    """The learners' image gets the runtime stack only: postBuild never installs the dev extra or a test tool."""
+    env, calls = fake_python
+    subprocess.run([str(ROOT / "postBuild")], env=env, cwd=ROOT, check=True, capture_output=True)
+    commands = [line for line in (ROOT / "postBuild").read_text().splitlines() if not line.lstrip().startswith("#")]
+    ran = [line.split(" ARGS=", 1)[1] for line in calls.read_text().splitlines()]  # what python was asked to do
+    text = "\n".join(commands + ran)
+    for tool in ("[dev]", "pytest", "nbval", "playwright", "ruff", "hypothesis"):
+        assert tool not in text, f"postBuild installs {tool}"
