@@ -116,3 +116,13 @@ def test_a_name_error_after_a_failed_cell_is_a_knock_on(tmp_path):
     assert [(c.kind, len(c.failures)) for c in causes] == [("NameError", 1), ("ValueError", 1), ("knock-on", 1)]
     text = drift.build_report([], cells, [], tmp_path, [], "2026-01-02")
     assert "### 3. Knock-on failures (1 failure)" in text and "- `nb/fake.ipynb`: code cell 2\n" in text
+
+
+def test_a_unit_test_assert_is_named_by_its_source_line(tmp_path):
+    """pytest's 'assert 7 == 6' gets the failing line beside it, so two different asserts stay two causes."""
+    def failed(name: str, line: str) -> drift.Result:
+        return drift.Result("tests.test_x", name, "failed", f">       {line}\nE       assert 7 == 6\n", "assert 7 == 6")
+
+    causes = drift.group_causes([failed("test_a", "assert count() == 6"), failed("test_b", "assert size() == 6")],
+                                tmp_path)
+    assert [c.message for c in causes] == ["assert count() == 6 (assert 7 == 6)", "assert size() == 6 (assert 7 == 6)"]

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")  # pytest writes ESC as '#x1B': XML 1.0 forbids it
 EXCEPTION = re.compile(r"^((?:\w+\.)*[A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt|Iteration))(?::\s*(.*))?$")
 SOURCE_LINE = re.compile(r"^-*> *\d+\s+(.*)$")  # IPython's arrow at the line that raised
+FRAME = re.compile(r"^File (\S+):\d+, in ([\w.<>]+)")  # an IPython traceback's frame in a library
 PINS_CHECK = "is tested with =="  # envcheck.check_package's words for a version that is not the pin
+REQUIRES = re.compile(r"version\b.*(?:>=|at least|or (?:newer|higher))", re.I)  # "needs PEFT >= 0.22"
 CLAIMS = ("AssertionError", "OutputMismatch")  # failures where the claim itself changed
 HINTS = {
     "AssertionError": "The claim no longer holds: the computed value changed. Check it against the release notes, "
@@ -44,6 +46,8 @@ HINTS = {
     "Timeout": "The cell ran past nbval's cell timeout: the new release is slower here, or it hangs.",
 }
 DEFAULT_HINT = "The code raised before the claim could be checked: an API, a default or a requirement changed."
+REQUIRES_HINT = ("One release now needs a newer release of another package than the run had: raise the two pins "
+                 "together once that release is out, and keep this pin until then.")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Failure:
     asserts: list[str]
     sentence: str
     knock_on: bool = False  # a NameError after an earlier failed cell of the same notebook
+    call: str = ""  # the cell's line that raised, and the library function it called
 
 
 @dataclass
@@ -128,6 +133,17 @@ def cause_of(text: str) -> tuple[str, str]:
     return "Failure", next((line.strip() for line in lines if line.strip()), "(no message)")
 
 
+def call_site(text: str) -> str:
+    """The cell's line that raised and the first library function under it, from an IPython traceback."""
+    lines = text.splitlines()
+    calls = [m.group(1).strip() for m in map(SOURCE_LINE.match, lines) if m]
+    frames = [m for m in map(FRAME.match, lines) if m]
+    if not calls or calls[0].startswith("assert "):
+        return ""
+    into = f" → `{frames[0].group(2)}` ({_short(frames[0].group(1), 80)})" if frames else ""
+    return f"`{_short(calls[0], 100)}`{into}"
+
+
 def normalise(message: str) -> str:
     """Blanks out what differs between two instances of one cause: addresses, paths, numbers."""
     message = re.sub(r"0x[0-9a-fA-F]+", "0x_", message)
@@ -180,10 +196,16 @@ def group_causes(results: list[Result], root: Path) -> list[Cause]:
             path, cell = r.suite[: -len(".ipynb")].replace(".", "/") + ".ipynb", int(r.name.split()[1])
             asserts, sentence = cell_claim(root / path, cell)
             failure = Failure(f"`{path}` code cell {cell}", kind, message, asserts, sentence,
-                              kind == "NameError" and path in failed_notebooks)
+                              kind == "NameError" and path in failed_notebooks, call_site(r.text))
             failed_notebooks.add(path)
         else:  # a unit test: pytest's one-line message, the docstring as its claim
             kind, message = cause_of(r.text if PINS_CHECK in r.text else (r.message or r.text).split("\n")[0])
+            failing = [line[1:].strip() for line in r.text.splitlines() if line.startswith(">")]
+            places = re.findall(r"^([\w./-]+\.py:\d+): ", r.text, re.M)
+            if failing and message.startswith("assert "):  # values alone say little: add the line that failed
+                message = f"{failing[-1]} ({message})"
+            elif failing and places and message == "(no message)":
+                message = f"(no message), raised by `{failing[-1]}` at {places[-1]}"
             module = root / (r.suite.replace(".", "/") + ".py")
             failure = Failure(f"`{r.suite}::{r.name}`", kind, message, [], docstring_claim(module, r.name))
         key, label = (("knock-on", ""),) * 2 if failure.knock_on else ((kind, normalise(message)), (kind, message))
@@ -194,6 +216,7 @@ def group_causes(results: list[Result], root: Path) -> list[Cause]:
 def _short(message: str, limit: int) -> str:
     """The message without this machine's paths (the repo, site-packages), cut to `limit` characters."""
     message = re.sub(r"\S*/site-packages/", "", message.replace(f"{ROOT}/", ""))
+    message = re.sub(r"/tmp/(?:tmp|pytest-of-)[\w-]+/", "<tmp>/", message)
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
@@ -207,7 +230,12 @@ def _failure_line(f: Failure) -> str:
         return f"- {f.where}: {f.sentence or '(no docstring)'}"
     claim = "; ".join(f"`{a}`" for a in f.asserts) or "no assert in this cell"
     said = f.sentence and (f.kind in CLAIMS or not f.asserts)
-    return f"- {f.where}: {claim}" + (f'. The text before it: "{f.sentence}"' if said else "")
+    call = f", at {f.call}" if f.call and f.kind not in CLAIMS else ""
+    return f"- {f.where}{call}: {claim}" + (f'. The text before it: "{f.sentence}"' if said else "")
+
+
+def _hint(cause: Cause) -> str:
+    return HINTS.get(cause.kind) or (REQUIRES_HINT if REQUIRES.search(cause.message) else DEFAULT_HINT)
 
 
 def _cause_section(n: int, cause: Cause) -> list[str]:
@@ -216,7 +244,7 @@ def _cause_section(n: int, cause: Cause) -> list[str]:
     if cause.kind != "knock-on":
         return [f"### {n}. {cause.kind}: {_short(cause.message, 90)} ({count})", "", "```text",
                 f"{cause.kind}: {_short(cause.message, 1200)}", "```", "",
-                f"What to do: {HINTS.get(cause.kind, DEFAULT_HINT)}", "", *map(_failure_line, cause.failures), ""]
+                f"What to do: {_hint(cause)}", "", *map(_failure_line, cause.failures), ""]
     by_notebook: dict[str, list[str]] = {}
     for f in cause.failures:
         by_notebook.setdefault(f.where.split(" code cell ")[0], []).append(f.where.split()[-1])
