@@ -76,6 +76,7 @@ TEST_PINS = $(shell $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pypr
 test-latest: export ADAPTERLAB_CACHE = $(CURDIR)/$(LATEST)/cache
 test-latest: export ADAPTERLAB_PROGRESS = $(CURDIR)/$(DRIFT)/progress.json
 test-latest:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=/path/to/python3.11")'
 	rm -rf $(LATEST)
 	mkdir -p $(DRIFT) && date +%s > $(DRIFT)/started
 	$(PYTHON) -m venv $(LATEST)
