@@ -34,3 +34,14 @@ def test_ci_runs_make_test():
     """.ci/run runs exactly `make test`, with CI=true so a missing browser fails."""
     script = (ROOT / ".ci" / "run").read_text()
     assert "make test" in script and 'CI="${CI:-true}"' in script and "set -euo pipefail" in script
+
+
+def test_test_latest_runs_apart_from_the_learners_environment():
+    """`make test-latest` makes its own venv and model cache, runs units and notebooks there, writes docs/DRIFT.md;
+    `make test` never runs it (it needs the package index)."""
+    commands = _dry_run("test-latest")
+    assert "-m venv .venv-latest" in commands and "drift_report.py report" in commands
+    assert "--junitxml" in commands and "docs/DRIFT.md" in commands
+    assert "test-latest" not in _dry_run("test") and "drift_report" not in _dry_run("test")
+    makefile = (ROOT / "Makefile").read_text().replace("$(LATEST)", ".venv-latest")
+    assert re.search(r"^test-latest: export ADAPTERLAB_CACHE = .*\.venv-latest", makefile, re.M)
