@@ -5,7 +5,7 @@ import json
 import pytest
 
 from adapterlab import progress
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Feedback, ValueQuestion, ____
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Feedback, Slip, TaskQuestion, ValueQuestion, ____
 
 
 @pytest.fixture
@@ -116,3 +116,72 @@ def test_widget_prompt_is_escaped_and_shows_code():
     """The widget's prompt escapes HTML and draws `code` spans as code."""
     q = ChoiceQuestion(id="99.c", prompt="Is `a<b` true?", answer="a", choices={"a": ("x", "y"), "b": ("z", "w")})
     assert q.widget().children[0].value == "<b>Is <code>a&lt;b</code> true?</b>"
+
+
+def test_stub_function_is_a_nudge_not_a_wrong_answer():
+    """A function whose body still returns `____` (the notebook's stub) is not attempted: a nudge, nothing recorded."""
+    q = CodeQuestion(id="99.f", prompt="Write f", cases=[((2,), 4)], reference_function=lambda x: 2 * x)
+
+    def f(x):
+        return ____
+
+    assert q.check(f).kind == "unattempted"
+    assert progress.load() == {}
+    assert "raised ZeroDivisionError" in q.check(lambda x: 1 / 0).message  # a broken function is still graded
+
+
+def test_code_solution_keeps_its_indentation_in_html():
+    """A code solution renders inside <pre>, escaped, with its indentation and line breaks kept."""
+    q = CodeQuestion(id="99.f", prompt="Write f", cases=[((2,), 4)], reference_function=lambda x: 2 * x,
+                     solution_text="def f(x):\n    return 2 * x  # x < 3")
+    shown = q.solution()
+    assert shown.code == "def f(x):\n    return 2 * x  # x < 3"
+    html = shown._repr_html_()
+    assert "<pre" in html and "def f(x):\n    return 2 * x  # x &lt; 3</code></pre>" in html
+    assert repr(shown) == "Solution:\ndef f(x):\n    return 2 * x  # x < 3"
+
+
+def test_message_code_spans_render_as_code():
+    """Backticked names in a message render as <code>, after escaping."""
+    assert "<code>a&lt;b</code>" in Feedback("hint", "Look at `a<b`.")._repr_html_()
+
+
+def _inspect_box(box):
+    if box is None:
+        return "none", "You passed None."
+    if box.get("size") != 4:
+        return "size", f"The box has size {box.get('size')}; make it 4."
+    return None
+
+
+@pytest.fixture
+def task_q():
+    return TaskQuestion(id="99.box", prompt="Build a box of size 4.", inspect=_inspect_box, success="A box of 4.",
+                        hints=["size=4"], solution_text="Pass size=4.", solution_code="box = dict(size=4)",
+                        slips=[Slip("box = dict(size=2)", "size"), Slip("box = None", "none")])
+
+
+def test_task_question_names_the_mistake(task_q):
+    """A hands-on check answers with the mistake it found (by name and message), or the success message."""
+    right = task_q.check({"size": 4})
+    assert right.correct and right.message == "A box of 4." and not right.mistake
+    wrong = task_q.check({"size": 2})
+    assert (wrong.kind, wrong.mistake, wrong.message) == ("incorrect", "size", "The box has size 2; make it 4.")
+    assert task_q.mistakes == {"size", "none"}
+    assert progress.load()["99.box"] == {"attempts": 2, "correct": True, "peeked": False}
+
+
+def test_task_question_survives_an_object_it_cannot_inspect(task_q):
+    """An object that makes the check itself raise gets a message, not a traceback."""
+    feedback = task_q.check(["not", "a", "box"])
+    assert not feedback.correct and feedback.mistake == "check_raised" and "AttributeError" in feedback.message
+
+
+def test_task_question_blank_and_solution(task_q):
+    """`____` is a nudge; the solution shows what to notice, then the code."""
+    assert task_q.check(____).kind == "unattempted" and progress.load() == {}
+    shown = task_q.solution()
+    assert (shown.message, shown.code) == ("Pass size=4.", "box = dict(size=4)")
+    namespace = {}
+    exec(task_q.solution_code, namespace)
+    assert task_q.check(namespace["box"]).correct

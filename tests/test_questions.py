@@ -1,36 +1,149 @@
 """Every exercise of every notebook: its reference answer passes, typical slips are rejected with help."""
 
-import pytest
+from types import SimpleNamespace
 
-from adapterlab.questions import all_questions
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.trainer_utils import TrainOutput
+
+from adapterlab import progress
+from adapterlab.exercises import TaskQuestion, ____
+from adapterlab.questions import all_questions, nb01, nb02
 
 QUESTIONS = all_questions()
 IDS = [q.id for q in QUESTIONS]
+# Hands-on questions check live objects (a trained model, a saved folder): their solutions and slips are
+# code for a notebook's state, run by the solved run (tests/test_solutions.py), not answers to pass here.
+ANSWERED = [q for q in QUESTIONS if not isinstance(q, TaskQuestion)]
+HANDS_ON = [q for q in QUESTIONS if isinstance(q, TaskQuestion)]
 
 
 def test_there_are_questions_and_ids_are_unique():
     """Each notebook contributes questions, and no two share an id (progress is keyed by it)."""
-    assert len(QUESTIONS) >= 6
+    assert len(QUESTIONS) >= 6 and HANDS_ON
     assert len(IDS) == len(set(IDS))
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+@pytest.mark.parametrize("question", ANSWERED, ids=[q.id for q in ANSWERED])
 def test_reference_answer_passes(question):
     """The reference solution is accepted."""
     assert question.check(question.reference).correct
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+@pytest.mark.parametrize("question", ANSWERED, ids=[q.id for q in ANSWERED])
 def test_typical_wrong_answers_are_rejected_with_a_message(question):
-    """At least one typical wrong answer is known, and each is rejected with a helpful message."""
+    """At least one typical wrong answer is known, and each is rejected with a message of its own."""
     assert question.typical_wrong, f"{question.id} has no typical wrong answer to test"
-    for wrong in question.typical_wrong:
-        feedback = question.check(wrong)
-        assert not feedback.correct
-        assert len(feedback.message) > 10
+    messages = [question.check(wrong) for wrong in question.typical_wrong]
+    assert not any(feedback.correct for feedback in messages)
+    generic = f"{question.reference!r} is not it. Try .hint()."
+    assert all(feedback.message and feedback.message != generic for feedback in messages)
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
 def test_question_has_hint_and_solution(question):
     """Every question offers at least one hint and a worked solution."""
-    assert question.hints and question.solution_text
+    assert question.hints and (question.solution_text or getattr(question, "solution_code", ""))
+
+
+@pytest.mark.parametrize("question", HANDS_ON, ids=[q.id for q in HANDS_ON])
+def test_hands_on_question_is_complete(question):
+    """A hands-on question has a check, a success message, solution code and slips naming distinct mistakes."""
+    assert question.inspect and question.success and question.solution_code
+    assert question.slips and len(question.mistakes) == len(question.slips)
+    compile(question.solution_code, question.id, "exec")
+    for slip in question.slips:
+        compile(slip.code, f"{question.id} slip {slip.mistake}", "exec")
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
+def test_blank_is_a_nudge(question):
+    """`____` gets the 'your turn' nudge and records nothing, whatever the kind of question."""
+    assert question.check(____).kind == "unattempted"
+    assert progress.load() == {}
+
+
+# The hands-on checks, on tiny models of gpt2-mini's shape (4 layers, 128 wide, a 16-token vocabulary).
+def _mini(**config) -> GPT2LMHeadModel:
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(n_layer=4, n_embd=128, n_head=4, n_positions=32, vocab_size=16, **config))
+
+
+def _wrap(targets, r=4, alpha=8, base=None):
+    return get_peft_model(base or _mini(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                                                      fan_in_fan_out=True))
+
+
+def _mistake(question, answer) -> str:
+    feedback = question.check(answer)
+    return "correct" if feedback.correct else feedback.mistake
+
+
+def test_wrap_check_names_each_mistake():
+    """01.wrap_mini accepts the right PeftModel and names what is wrong with the others."""
+    assert _mistake(nb01.q5, _wrap(["c_attn"])) == "correct"
+    base = _mini()
+    _wrap(["c_attn"], base=base)
+    assert _mistake(nb01.q5, base) == "base_passed"
+    assert _mistake(nb01.q5, None) == "none"
+    assert _mistake(nb01.q5, LoraConfig(r=4)) == "config"
+    assert _mistake(nb01.q5, _wrap(["c_attn"], r=8, alpha=16)) == "rank"
+    assert _mistake(nb01.q5, _wrap(["c_attn"], alpha=16)) == "alpha"
+    assert _mistake(nb01.q5, _wrap(["c_attn", "c_fc"])) == "targets"
+    wide = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=16))
+    assert _mistake(nb01.q5, _wrap(["c_attn"], base=wide)) == "wrong_base"
+    unfrozen = _wrap(["c_attn"]).requires_grad_(True)
+    assert _mistake(nb01.q5, unfrozen) == "unfrozen"
+    assert _mistake(nb01.q5, _wrap(["c_attn"]).requires_grad_(False)) == "frozen"
+
+
+def test_attn_only_check_catches_the_silent_mlp_match():
+    """01.attn_c_proj: ['c_proj'] runs without error but also wraps the MLP's c_proj, and the check says so."""
+    assert _mistake(nb01.q6, _wrap(["attn.c_proj"])) == "correct"
+    slip = nb01.q6.check(_wrap(["c_proj"]))
+    assert slip.mistake == "mlp_too" and "attn.c_proj" in slip.message and "wrapped 8 modules" in slip.message
+    assert _mistake(nb01.q6, _wrap(["c_attn"])) == "c_attn"
+
+
+def _trainer(model, steps):
+    return SimpleNamespace(model=model, state=SimpleNamespace(global_step=steps))
+
+
+def test_trained_check_names_each_mistake():
+    """02.train_small reads the trainer's model and step count (a stand-in Trainer: the check is duck-typed)."""
+    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 10)) == "correct"
+    assert _mistake(nb02.q4, TrainOutput(10, 2.0, {})) == "train_output"
+    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 0)) == "not_trained"
+    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 40)) == "steps"
+    assert _mistake(nb02.q4, _trainer(_mini(), 10)) == "full_finetune"
+    assert _mistake(nb02.q4, _trainer(_wrap(["c_proj"]), 10)) == "targets"
+    assert _mistake(nb02.q4, "trainer") == "not_trainer"
+
+
+def _trained(model):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_()  # as training would move them
+    return model
+
+
+def test_saved_adapter_check_opens_the_folder(tmp_path):
+    """02.save_adapter: only a trained adapter as PEFT writes it passes; each wrong save is named."""
+    _trained(_wrap(["c_attn"])).save_pretrained(tmp_path / "right")
+    assert _mistake(nb02.q5, tmp_path / "right") == "correct"
+    assert _mistake(nb02.q5, str(tmp_path / "right")) == "correct"
+    _wrap(["c_attn"]).save_pretrained(tmp_path / "fresh")
+    assert _mistake(nb02.q5, tmp_path / "fresh") == "untrained"
+    _trained(_wrap(["c_attn"])).base_model.save_pretrained(tmp_path / "base")
+    assert _mistake(nb02.q5, tmp_path / "base") == "full_model"
+    (tmp_path / "pickle").mkdir()
+    torch.save(_wrap(["c_attn"]).state_dict(), tmp_path / "pickle" / "adapter.pt")
+    assert _mistake(nb02.q5, tmp_path / "pickle") == "pickle"
+    named = get_peft_model(_mini(), LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True), adapter_name="x")
+    _trained(named).save_pretrained(tmp_path / "named")
+    assert _mistake(nb02.q5, tmp_path / "named") == "subfolder"
+    assert _mistake(nb02.q5, tmp_path / "nowhere") == "nothing"
+    assert _mistake(nb02.q5, 42) == "not_folder"

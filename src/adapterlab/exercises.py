@@ -2,26 +2,31 @@
 
 Every question offers `check(answer)`, `hint()` (one more level per call) and `solution()`, each
 returning an object the notebook displays. The placeholder `____` means "not attempted yet": its
-check returns a friendly nudge instead of raising, so notebooks run top to bottom in CI untouched.
+check returns a friendly nudge instead of raising, so notebooks run top to bottom in CI untouched
+(a function whose body still returns `____` counts as not attempted too).
 
-Three kinds: `ValueQuestion` (a value to compute, with a tolerance for floats), `CodeQuestion`
-(a function to write, checked against cases) and `ChoiceQuestion` (multiple choice with an
-explanation for every choice, drawn with ipywidgets, answerable as text where no widget shows).
-Attempts are recorded in a local file outside the repository; `show_progress()` summarises them.
+Four kinds: `ValueQuestion` (a value to compute, with a tolerance for floats), `CodeQuestion`
+(a function to write, checked against cases), `ChoiceQuestion` (multiple choice with an
+explanation for every choice, drawn with ipywidgets, answerable as text where no widget shows) and
+`TaskQuestion` (something to build: its check inspects the learner's live object, a model, a
+trainer or a folder, and names the typical mistake it finds). Attempts are recorded in a local file
+outside the repository; `show_progress()` summarises them.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapterlab import progress
 from adapterlab.progress import show_progress
 
-__all__ = ["____", "Feedback", "ValueQuestion", "CodeQuestion", "ChoiceQuestion", "show_progress"]
+__all__ = ["____", "Feedback", "ValueQuestion", "CodeQuestion", "ChoiceQuestion", "TaskQuestion", "Slip",
+           "show_progress"]
 
 
 class _Placeholder:
@@ -42,6 +47,11 @@ _STYLE = {
 }
 
 
+def _inline_html(text: str) -> str:
+    """Escapes `text` for HTML, drawing `code` spans as code and line breaks as breaks."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html.escape(text)).replace("\n", "<br>")
+
+
 @dataclass(frozen=True)
 class Feedback:
     """What a check, a hint or a solution says; displays as a coloured box, reads as text."""
@@ -49,6 +59,8 @@ class Feedback:
     kind: str  # 'correct', 'incorrect', 'unattempted', 'hint' or 'solution'
     message: str
     question_id: str = ""
+    code: str = ""  # code to show as code, indentation kept (a worked solution)
+    mistake: str = ""  # the name of the typical mistake a TaskQuestion's check recognised
 
     @property
     def correct(self) -> bool:
@@ -58,13 +70,23 @@ class Feedback:
         return self.correct
 
     def __repr__(self) -> str:
-        return f"{_STYLE[self.kind][2]}: {self.message}"
+        text = f"{_STYLE[self.kind][2]}: {self.message}".rstrip()
+        return f"{text}\n{self.code}" if self.code else text
 
     def _repr_html_(self) -> str:
         background, colour, title = _STYLE[self.kind]
-        body = html.escape(self.message).replace("\n", "<br>")
+        code = (f'<pre style="margin:6px 0 0;padding:6px 8px;background:rgba(255,255,255,0.6);white-space:pre">'
+                f"<code>{html.escape(self.code)}</code></pre>") if self.code else ""
         return (f'<div style="background:{background};border-left:4px solid {colour};padding:6px 10px">'
-                f'<b style="color:{colour}">{title}:</b> {body}</div>')
+                f'<b style="color:{colour}">{title}:</b> {_inline_html(self.message)}{code}</div>')
+
+
+class Verdict(NamedTuple):
+    """What grading an answer found: right or not, what to say, and which typical mistake it was (if known)."""
+
+    correct: bool
+    message: str
+    mistake: str = ""
 
 
 @dataclass
@@ -78,14 +100,19 @@ class Question:
     _hints_shown: int = field(default=0, init=False, repr=False)
 
     def check(self, answer: Any) -> Feedback:
-        """Grades `answer` and records the attempt; `____` returns a nudge instead."""
-        if isinstance(answer, _Placeholder):
+        """Grades `answer` and records the attempt; `____` (not answered yet) returns a nudge instead."""
+        if isinstance(answer, _Placeholder) or self._is_blank(answer):
             return Feedback("unattempted", f"{self.prompt}\nReplace ____ with your answer, then run the cell "
                             "again. Stuck? Call .hint().", self.id)
-        correct, message = self._grade(answer)
-        feedback = Feedback("correct" if correct else "incorrect", message, self.id)
+        verdict = Verdict(*self._grade(answer))
+        feedback = Feedback("correct" if verdict.correct else "incorrect", verdict.message, self.id,
+                            mistake=verdict.mistake)
         progress.record(self.id, feedback.correct)
         return feedback
+
+    def _is_blank(self, answer: Any) -> bool:
+        """True if `answer` still holds the placeholder (a kind may look inside it, as CodeQuestion does)."""
+        return False
 
     def hint(self, level: int | None = None) -> Feedback:
         """Returns the next hint (or hint `level`, counting from 1); later hints say more."""
@@ -103,7 +130,7 @@ class Question:
         progress.record(self.id, correct=False, peeked=True)
         return Feedback("solution", self.solution_text, self.id)
 
-    def _grade(self, answer: Any) -> tuple[bool, str]:
+    def _grade(self, answer: Any) -> tuple[bool, str] | Verdict:
         raise NotImplementedError
 
     # For the tests: the reference answer and answers a learner typically gives instead.
@@ -170,6 +197,20 @@ class CodeQuestion(Question):
     wrong_functions: Sequence[Callable] = ()
     rel_tol: float = 1e-9
 
+    def _is_blank(self, answer: Any) -> bool:
+        # The notebook's stub `def f(...): return ____`, run before the learner has written anything.
+        if not callable(answer) or not self.cases:
+            return False
+        try:
+            return isinstance(answer(*self.cases[0][0]), _Placeholder)
+        except Exception:  # a half-written function: let grading report what it raises
+            return False
+
+    def solution(self) -> Feedback:
+        """Returns the worked solution, shown as code."""
+        progress.record(self.id, correct=False, peeked=True)
+        return Feedback("solution", "", self.id, code=self.solution_text)
+
     def _grade(self, answer: Any) -> tuple[bool, str]:
         if not callable(answer):
             return False, f"Pass the function itself (no brackets), not {type(answer).__name__} {answer!r}."
@@ -230,3 +271,52 @@ class ChoiceQuestion(Question):
         bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
         bundle["text/plain"] = self.as_text()
         return bundle
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A typical wrong answer to a `TaskQuestion`: the code a learner writes, and the mistake its check names.
+
+    The solved run (tests/test_solutions.py) runs `code` in the notebook in place of the learner's lines
+    and asserts that the check answers with `mistake`.
+    """
+
+    code: str
+    mistake: str
+
+
+@dataclass
+class TaskQuestion(Question):
+    """Something to build. `check(obj)` inspects the learner's live object: a model, a trainer, a folder.
+
+    `inspect(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
+    of the typical mistake it found and what to tell the learner. Many such mistakes run without an
+    error (a silent failure); the check is how the learner finds out. `solution_code` and `slips` are
+    code for the notebook's own state: the solved run runs each in place of the learner's lines.
+    """
+
+    inspect: Callable[[Any], tuple[str, str] | None] | None = None
+    success: str = ""
+    solution_code: str = ""
+    slips: Sequence[Slip] = ()
+
+    def _grade(self, answer: Any) -> Verdict:
+        try:
+            found = self.inspect(answer)
+        except Exception as exc:  # a learner's object can be anything; say what happened instead of crashing
+            return Verdict(False, f"Checking it raised {type(exc).__name__} ({exc}); is it the object the task "
+                                  "asks for? Try .hint().", "check_raised")
+        if found is None:
+            return Verdict(True, self.success)
+        mistake, message = found
+        return Verdict(False, message, mistake)
+
+    def solution(self) -> Feedback:
+        """Returns the worked solution: what to notice, then the code."""
+        progress.record(self.id, correct=False, peeked=True)
+        return Feedback("solution", self.solution_text, self.id, code=self.solution_code)
+
+    @property
+    def mistakes(self) -> set[str]:
+        """The names of the typical mistakes its slips demonstrate."""
+        return {slip.mistake for slip in self.slips}

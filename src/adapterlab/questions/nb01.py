@@ -1,6 +1,12 @@
 """Check your understanding: notebook 01 (wrapping GPT-2 with LoRA)."""
 
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
+from typing import Any
+
+from peft import LoraConfig, PeftModel
+from peft.tuners.lora import LoraLayer
+from torch import nn
+
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 
 q1 = ValueQuestion(
     id="01.rank4_count",
@@ -57,4 +63,133 @@ q4 = ChoiceQuestion(
     answer="b",
     hints=["Print the names of all modules that end in 'c_proj'."],
     solution_text="(b): [n for n, _ in model.named_modules() if n.endswith('c_proj')] has 24 entries.",
+)
+
+
+# Hands-on: the checks inspect the learner's live PeftModel; nb02's checks reuse these helpers.
+MINI_SHAPE = {"n_layer": 4, "n_embd": 128}  # gpt2-mini, as adapterlab.models builds it
+
+
+def lora_module_names(model: nn.Module) -> list[str]:
+    """Returns the names of the LoRA-wrapped modules, relative to GPT-2 (`transformer.h.0.attn.c_attn`)."""
+    return [name.removeprefix("base_model.model.") for name, module in model.named_modules()
+            if isinstance(module, LoraLayer)]
+
+
+def peft_model_problem(model: Any) -> tuple[str, str] | None:
+    """The first thing that makes `model` other than a PeftModel wrapping a fresh gpt2-mini, or None."""
+    if model is None:
+        return ("none", "You passed None. `print_trainable_parameters()` prints and returns None: keep what "
+                        "`get_peft_model` returns in the variable, and print on a line of its own.")
+    if isinstance(model, LoraConfig):
+        return "config", "That is the config. Pass the model `get_peft_model(base, config)` returns."
+    if not isinstance(model, PeftModel):
+        if isinstance(model, nn.Module) and lora_module_names(model):
+            return ("base_passed", f"This is the {type(model).__name__} you gave `get_peft_model`: it changed it in "
+                                   "place (it holds LoRA layers now), but the PeftModel is what it returns. "
+                                   "Keep that: `my_model = get_peft_model(base, config)`.")
+        return "not_peft", f"Expected the PeftModel that `get_peft_model` returns, not {type(model).__name__}."
+    config = model.get_base_model().config
+    shape = {key: getattr(config, key, None) for key in MINI_SHAPE}
+    if shape != MINI_SHAPE:
+        return ("wrong_base", f"This wraps a GPT-2 with {shape['n_layer']} layers, {shape['n_embd']} wide; the "
+                              "task is on gpt2-mini (4 layers, 128 wide): `load_model('gpt2-mini')`.")
+    if list(model.peft_config) != ["default"]:
+        return ("adapters", f"This model holds adapters {list(model.peft_config)}; wrap a fresh gpt2-mini, "
+                            "which gives one adapter, 'default'.")
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    outside = [name for name in trainable if ".lora_" not in name]
+    if outside:
+        return ("unfrozen", f"{len(outside)} tensors outside the adapter train too (e.g. {outside[0]}): "
+                            "GPT-2's own weights must stay frozen. Wrap a fresh model and leave them as PEFT set them.")
+    if not trainable:
+        return ("frozen", "Nothing in this model is trainable, not even the adapter (a model loaded with "
+                          "`PeftModel.from_pretrained` is frozen unless you pass `is_trainable=True`).")
+    return None
+
+
+def lora_settings_problem(model: PeftModel, r: int, alpha: int) -> tuple[str, str] | None:
+    """A problem if the adapter's rank or lora_alpha is not the one asked for, else None."""
+    config = model.peft_config["default"]
+    if config.r != r:
+        return "rank", f"The adapter has rank r={config.r}; the task asks for r={r}."
+    if config.lora_alpha != alpha:
+        return ("alpha", f"lora_alpha is {config.lora_alpha}; the task asks for {alpha} "
+                         f"(so the update is scaled by alpha/r = {alpha / r:g}).")
+    return None
+
+
+def wraps_problem(model: PeftModel, suffix: str) -> tuple[str, str] | None:
+    """A problem if the wrapped modules are not exactly one `suffix` per block of gpt2-mini."""
+    wrapped = lora_module_names(model)
+    wanted = [f"transformer.h.{i}.{suffix}" for i in range(MINI_SHAPE["n_layer"])]
+    if sorted(wrapped) == wanted:
+        return None
+    kinds = sorted({".".join(name.split(".")[3:]) for name in wrapped})
+    extra = [name for name in wrapped if name not in wanted]
+    if suffix == "attn.c_proj" and any(name.endswith("mlp.c_proj") for name in extra):
+        return ("mlp_too", f"It ran, and wrapped {len(wrapped)} modules: the MLP's `c_proj` too "
+                           f"({extra[0]}, ...). A name in `target_modules` matches every module whose name ends "
+                           "with it, and both projections are called c_proj; name the parent as well: "
+                           "`target_modules=['attn.c_proj']`.")
+    if suffix == "attn.c_proj" and kinds == ["attn.c_attn"]:
+        return ("c_attn", "You wrapped `c_attn`, the attention's *input* projection (query, key and value in "
+                          "one matrix); its output projection is `attn.c_proj`.")
+    return ("targets", f"You wrapped {len(wrapped)} modules ({', '.join(kinds) or 'none'}); the task asks for "
+                       f"the {len(wanted)} `{suffix}` modules, one per block.")
+
+
+def inspect_wrapped(model: Any) -> tuple[str, str] | None:
+    """q5: a PeftModel around a fresh gpt2-mini, r=4, alpha 8, on every c_attn and nothing else."""
+    return peft_model_problem(model) or wraps_problem(model, "attn.c_attn") or lora_settings_problem(model, 4, 8)
+
+
+def inspect_attn_only(model: Any) -> tuple[str, str] | None:
+    """q6: LoRA r=4 on the attention output projections of gpt2-mini only."""
+    return peft_model_problem(model) or wraps_problem(model, "attn.c_proj") or lora_settings_problem(model, 4, 8)
+
+
+def _wrap_code(name: str, targets: str, base: str = "gpt2-mini", r: int = 4, alpha: int = 8) -> str:
+    """The line a learner writes: `name = get_peft_model(load_model(base), LoraConfig(...))`."""
+    indent = " " * (len(name) + len(" = get_peft_model("))
+    return (f'{name} = get_peft_model(load_model("{base}"),\n'
+            f"{indent}LoraConfig(r={r}, lora_alpha={alpha}, target_modules={targets}, fan_in_fan_out=True))")
+
+
+q5 = TaskQuestion(
+    id="01.wrap_mini",
+    prompt="Wrap a fresh gpt2-mini with LoRA of rank 4 and lora_alpha 8 on every `c_attn`, configured as "
+           "GPT-2's `Conv1D` layers need, and keep the wrapped model in `my_model`.",
+    inspect=inspect_wrapped,
+    success="A PeftModel around gpt2-mini: the 4 `c_attn` modules wrapped at r=4, alpha 8 (scaling 2), "
+            "and only lora_A and lora_B trainable: 4 x 4 x (128 + 384) = 8,192 parameters.",
+    hints=["`load_model('gpt2-mini')` gives a fresh base; `get_peft_model(base, config)` returns the wrapped "
+           "model.",
+           "Section 3: GPT-2's layers are Conv1D, so the config says `fan_in_fan_out=True`."],
+    solution_text="Keep what get_peft_model returns (it also changed the base you gave it, in place).",
+    solution_code=_wrap_code("my_model", '["c_attn"]'),
+    slips=[
+        Slip('base = load_model("gpt2-mini")\n'
+             'get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True))\n'
+             "my_model = base", "base_passed"),
+        Slip(_wrap_code("my_model", '["c_attn"]') + ".print_trainable_parameters()", "none"),
+        Slip(_wrap_code("my_model", '["c_attn"]', base="gpt2"), "wrong_base"),
+        Slip(_wrap_code("my_model", '["c_attn"]', r=8, alpha=16), "rank"),
+    ],
+)
+
+q6 = TaskQuestion(
+    id="01.attn_c_proj",
+    prompt="Wrap a fresh gpt2-mini with LoRA (r=4, lora_alpha 8, fan_in_fan_out=True) on the attention's "
+           "output projection only, in every block, and keep it in `attn_only`.",
+    inspect=inspect_attn_only,
+    success="Only the 4 attention output projections are wrapped (`transformer.h.N.attn.c_proj`); the MLP's "
+            "`c_proj` is left alone.",
+    hints=["Section 7 listed the modules whose names end in c_proj: how many are there per block?",
+           "`target_modules` entries match the end of a module's name, after a dot: a longer ending is more "
+           "specific."],
+    solution_text="'c_proj' alone also matches `mlp.c_proj`; 'attn.c_proj' matches only the attention's.",
+    solution_code=_wrap_code("attn_only", '["attn.c_proj"]'),
+    slips=[Slip(_wrap_code("attn_only", '["c_proj"]'), "mlp_too"),
+           Slip(_wrap_code("attn_only", '["c_attn"]'), "c_attn")],
 )
