@@ -93,3 +93,11 @@ test-latest:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The solved run: every tagged exercise answered with each typical wrong answer (rejected with its message),
+# then with its solution (accepted), in its notebook's own state; each notebook with tagged exercises is
+# re-executed in a fresh kernel (tools/solved_run.py). Progress and saved adapters go to a scratch folder.
+.PHONY: solutions-test
+solutions-test: export ADAPTERLAB_SOLVED_RUN = 1
+solutions-test: models
+	@$(call PYTEST,tests/test_solutions.py)

@@ -129,6 +129,8 @@ SUMMARIES = {
     "00_start_here.ipynb": "check the environment, meet the two offline GPT-2s and where their parameters live",
     "01_lora_wrapping.ipynb": "LoRA on one layer by hand, then `get_peft_model` on GPT-2: `Conv1D`, "
                               "`fan_in_fan_out`, trainable counts",
+    "02_training_adapters.ipynb": "train a LoRA adapter with transformers' `Trainer`: a live loss curve, what a "
+                                  "checkpoint holds, resuming exactly, AdamW memory, `r` and `lora_alpha`",
     "03_saving_adapters.ipynb": "what `save_pretrained` writes: `adapter_config.json`, the safetensors file "
                                 "read by hand, legacy pickle, checkpoints",
     "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
