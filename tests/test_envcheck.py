@@ -28,3 +28,39 @@ def test_pins_come_from_the_package_metadata():
     names = {r.name for r in envcheck.pinned_requirements()}
     assert {"torch", "transformers", "peft", "safetensors"} <= names
     assert all(str(r.specifier).startswith("==") for r in envcheck.pinned_requirements(extras=True))
+
+
+def test_transformers_peft_floor_is_read_from_its_source():
+    """The floor is transformers' own MIN_PEFT_VERSION (read as text), and the pinned PEFT clears it."""
+    from packaging.version import Version
+    from transformers.integrations import peft as integration
+
+    assert envcheck.transformers_min_peft() == integration.MIN_PEFT_VERSION
+    check = envcheck.check_peft_for_transformers()
+    assert check.ok and Version(check.found) >= Version(envcheck.transformers_min_peft())
+
+
+def test_a_transformers_that_needs_a_newer_peft_is_caught_and_says_what_breaks():
+    """Simulated: transformers asking for a PEFT newer than the installed one fails the check, naming both
+    versions, the methods that break, transformers' own error and the fix; a PEFT at the floor passes."""
+    check = envcheck.check_peft_for_transformers(peft_version="0.21.2", min_peft="0.22.0",
+                                                 transformers_version="5.24.0")
+    assert not check.ok and check.expected == ">=0.22.0"
+    for words in ("transformers 5.24.0 needs peft >= 0.22.0", "peft 0.21.2 is installed", "load_adapter",
+                  "The version of PEFT you are using is not compatible", "make lab"):
+        assert words in check.advice
+    assert envcheck.check_peft_for_transformers(peft_version="0.22.0", min_peft="0.22.0").ok
+
+
+def test_the_coupling_check_quotes_transformers_own_error():
+    """The advice quotes the error transformers' check_peft_version really raises for a too-old PEFT."""
+    import pytest
+    from transformers.utils.peft_utils import check_peft_version
+
+    with pytest.raises(ValueError, match="The version of PEFT you are using is not compatible"):
+        check_peft_version(min_version="999.0")
+
+
+def test_the_coupling_check_is_part_of_the_environment_check():
+    """`check_environment` (notebook 00, `python -m adapterlab env`) includes the coupling check."""
+    assert "peft for transformers" in {c.name for c in envcheck.check_environment()}

@@ -1,17 +1,23 @@
 """Is this kernel the workbook's tested stack? Installed versions against the pins, device, offline mode.
 
 The pins are read from the installed package's own metadata, i.e. from pyproject.toml, the one
-place they are written.
+place they are written. One check is about two packages at once: transformers' own adapter methods
+(`model.load_adapter`, `add_adapter`, `set_adapter` on a plain model) call PEFT and refuse to run
+with a PEFT older than the `MIN_PEFT_VERSION` written in `transformers/integrations/peft.py`. pip does
+not know that coupling (PEFT is an optional dependency of transformers), so upgrading transformers
+alone can break those methods; `check_peft_for_transformers` reads the floor from the installed source.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 FIX = "run `make lab` in the workbook folder (or `pip install -e '.[dev]'` in your environment)"
 
@@ -52,9 +58,58 @@ def check_package(requirement: Requirement) -> Check:
                  f"{requirement.name} {found} is installed but the workbook is tested with {expected}; {FIX}.")
 
 
+def transformers_min_peft() -> str | None:
+    """Returns the lowest PEFT version the installed transformers' adapter methods accept, read from its source.
+
+    The floor is `MIN_PEFT_VERSION` in `transformers/integrations/peft.py`; the file is read as text, not
+    imported. None when transformers is not installed or the constant is not found.
+    """
+    try:
+        source = metadata.distribution("transformers").locate_file("transformers/integrations/peft.py")
+        text = source.read_text(encoding="utf-8")
+    except (metadata.PackageNotFoundError, OSError):
+        return None
+    match = re.search(r"""^MIN_PEFT_VERSION\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def check_peft_for_transformers(peft_version: str | None = None, min_peft: str | None = None,
+                                transformers_version: str | None = None) -> Check:
+    """Checks that the installed PEFT is new enough for the installed transformers' adapter methods.
+
+    Args:
+        peft_version: the PEFT version to check; the installed one when None.
+        min_peft: the floor transformers asks for; `transformers_min_peft()` when None.
+        transformers_version: named in the advice; the installed one when None. Passing all three
+            simulates another pair of releases without installing anything.
+    """
+    name = "peft for transformers"
+    min_peft = min_peft or transformers_min_peft()
+    peft_version = peft_version or _installed("peft")
+    transformers_version = transformers_version or _installed("transformers")
+    if min_peft is None or peft_version is None:
+        return Check(name, True, peft_version or "missing", "(not checked)",
+                     "transformers' PEFT floor could not be read; the package checks above still apply.")
+    expected = f">={min_peft}"
+    if Version(peft_version) >= Version(min_peft):
+        return Check(name, True, peft_version, expected)
+    return Check(name, False, peft_version, expected,
+                 f"transformers {transformers_version} needs peft >= {min_peft} for model.load_adapter, add_adapter "
+                 f"and set_adapter, but peft {peft_version} is installed: those methods raise 'The version of PEFT "
+                 f"you are using is not compatible'; {FIX}.")
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def check_environment() -> list[Check]:
     """Returns a check per pinned package, then the Python version, the device and the hub's offline mode."""
     checks = [check_package(r) for r in pinned_requirements()]
+    checks.append(check_peft_for_transformers())
     python = ".".join(map(str, sys.version_info[:3]))
     new_enough = sys.version_info >= (3, 11)
     checks.append(Check("python", new_enough, python, ">=3.11",
@@ -78,9 +133,10 @@ def problems() -> list[str]:
 def show_environment() -> None:
     """Prints the checks as a table, then what to fix (or that nothing needs fixing)."""
     checks = check_environment()
-    print(f"{'':4}{'what':<14}{'found':<14}{'expected'}")
+    width = max(len(c.name) for c in checks) + 2
+    print(f"{'':4}{'what':<{width}}{'found':<14}{'expected'}")
     for c in checks:
-        print(f"{'ok' if c.ok else '!!':<4}{c.name:<14}{c.found:<14}{c.expected}")
+        print(f"{'ok' if c.ok else '!!':<4}{c.name:<{width}}{c.found:<14}{c.expected}")
     failed = [c.advice for c in checks if not c.ok]
     notes = [c.advice for c in checks if c.ok and c.advice]
     for line in failed + notes:
