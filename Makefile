@@ -101,3 +101,23 @@ clean-venv:
 solutions-test: export ADAPTERLAB_SOLVED_RUN = 1
 solutions-test: models
 	@$(call PYTEST,tests/test_solutions.py)
+
+# A workshop room (tests/hub, docs/JUPYTERHUB.md): a real JupyterHub on 127.0.0.1, learner accounts made with
+# useradd, one shared read-only model folder. `make hub` adds JupyterHub's proxy, configurable-http-proxy, from
+# npm into the venv (JupyterHub itself comes with the dev extra); `make hub-test` runs the room (four learners,
+# notebook 00 at once; a few minutes): it needs root, and is skipped with the reason without it, except under
+# CI=true. Measuring how many learners a machine holds: sudo .venv/bin/python tools/bench_hub_room.py
+CHP_VERSION := 5.3.0
+CHP := $(VENV)/node_modules/.bin/configurable-http-proxy
+
+$(CHP): | $(VENV)/.installed
+	@command -v npm >/dev/null || { echo "make hub needs node and npm (Debian: apt-get install nodejs npm)." >&2; exit 1; }
+	npm install --prefix $(VENV) --no-save --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
+
+hub: $(VENV)/.installed $(CHP)
+	@$(PY) -c 'import jupyterhub' 2>/dev/null || { echo "JupyterHub is not in $(VENV): it comes with the dev extra (pip install -e '.[dev]')." >&2; exit 1; }
+
+hub-test: hub
+	@$(call PYTEST,-m hub tests/hub)
+
+.PHONY: hub hub-test

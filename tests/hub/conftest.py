@@ -1,0 +1,95 @@
+"""A workshop room for the hub test: shared models built once as root, learner accounts, a learners' Python.
+
+The hub test only runs when asked for (`pytest -m hub`, `pytest tests/hub` or `make hub-test`), so
+`pytest tests` stays quick. It needs root, `useradd`, JupyterHub and configurable-http-proxy (`make hub`):
+without them it is skipped with the reason, except under CI=true, where they are a failure.
+
+ADAPTERLAB_ROOM_LEARNERS sets how many learners run at once (default 4). ADAPTERLAB_ROOM_MODELS names a
+shared model folder already built (and made read-only) to use instead of building one for the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "tools"))  # the room harness, shared with tools/bench_hub_room.py
+
+import room_setup  # noqa: E402
+
+LEARNERS = int(os.environ.get("ADAPTERLAB_ROOM_LEARNERS", "4"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hub: starts a real JupyterHub with several learner accounts (needs root)")
+
+
+def _asked_for_hub(config: pytest.Config) -> bool:
+    markexpr = config.getoption("markexpr", "") or ""
+    if "hub" in markexpr and "not hub" not in markexpr:
+        return True
+    return any(HERE == (path := Path(arg.split("::")[0]).resolve()) or HERE in path.parents for arg in config.args)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _asked_for_hub(config):
+        return
+    hub = [item for item in items if item.get_closest_marker("hub")]
+    if hub:
+        config.hook.pytest_deselected(items=hub)
+        items[:] = [item for item in items if not item.get_closest_marker("hub")]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def room_folder():
+    """A fresh folder every account can enter (pytest's own temporary folders are root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="adapterlab-room-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prerequisites():
+    """Skips (or, under CI=true, fails) when this machine cannot host the room, saying why."""
+    if problems := room_setup.missing_prerequisites():
+        reason = "; ".join(problems)
+        if in_ci():
+            pytest.fail(f"CI=true but the hub test cannot run: {reason}", pytrace=False)
+        pytest.skip(f"hub test skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def shared_models(prerequisites, room_folder) -> tuple[Path, dict[str, str]]:
+    """The shared model folder, built as root and made read-only; and the modes the build itself left."""
+    if given := os.environ.get("ADAPTERLAB_ROOM_MODELS"):
+        return Path(given), {}
+    folder = room_folder / "models"
+    return folder, room_setup.build_shared_models(folder)
+
+
+@pytest.fixture(scope="session")
+def learner_python(prerequisites, room_folder) -> Path:
+    return room_setup.learner_python(room_folder / "learner-env")
+
+
+@pytest.fixture
+def learners(prerequisites):
+    """LEARNERS fresh Unix accounts (room-learner-1, ...), removed with their homes afterwards."""
+    names = [f"{room_setup.LEARNER_PREFIX}{i}" for i in range(1, LEARNERS + 1)]
+    try:
+        yield [room_setup.make_learner(name) for name in names]
+    finally:
+        for name in names:
+            room_setup.remove_learner(name)
