@@ -138,6 +138,15 @@ def _bad_config(folder: Path) -> Path:
     return folder / "adapter_config.json"
 
 
+def _emptied(folder: Path) -> Path:
+    """What PEFT writes for a PeftModel whose LoRA layers merge_and_unload removed: no tensors at all."""
+    from safetensors.torch import save_file
+
+    weights = folder / "adapter_model.safetensors"
+    save_file({}, weights, metadata={"format": "pt"})
+    return weights
+
+
 def _missing(folder: Path) -> Path:
     shutil.rmtree(folder)
     return folder
@@ -152,6 +161,7 @@ BAD_INPUTS = {
     "garbage": (_garbage, "truncated or not safetensors"),
     "lying header": (_lying_header, "lies about tensor"),
     "huge length prefix": (_huge_prefix, "length prefix"),
+    "no tensors": (_emptied, "holds no tensors"),
 }
 
 
@@ -315,3 +325,30 @@ def test_generated_lying_headers_are_caught(data, adapter, good_bytes, scratch):
     except (SafetensorError, TypeError, ValueError, KeyError):
         loads = False
     assert accepted == loads
+
+
+def test_an_adapter_saved_after_merge_and_unload_is_refused_plainly(adapter, tmp_path, capsys):
+    """Saving the PeftModel left behind by merge_and_unload writes a 40-byte file with no tensors, which PEFT
+    reloads with only a warning; the inspector refuses it in one line that names the cause and the fix."""
+    import warnings
+
+    import torch
+    from peft import PeftModel
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    def base():
+        torch.manual_seed(0)
+        return GPT2LMHeadModel(GPT2Config(n_layer=N_LAYER, n_embd=N_EMBD, n_head=2, vocab_size=50, n_positions=16))
+
+    shell = PeftModel.from_pretrained(base(), adapter)
+    shell.merge_and_unload()
+    shell.save_pretrained(tmp_path / "shell")
+    weights = tmp_path / "shell" / "adapter_model.safetensors"
+    assert weights.stat().st_size == 40
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        PeftModel.from_pretrained(base(), tmp_path / "shell")  # PEFT: a warning, no error
+    assert any("missing adapter keys" in str(w.message) for w in said)
+    status, out, err = _run_cli(tmp_path / "shell", capsys)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "holds no tensors" in err and "merge_and_unload" in err and "40-byte" in err

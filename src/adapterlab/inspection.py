@@ -5,6 +5,9 @@ little-endian length N, N bytes of JSON naming every tensor's dtype, shape and b
 raw bytes. Everything an adapter card needs (names, shapes, dtypes, parameter count, size) is in
 the header, so this module reads 8 + N bytes whatever the file's size and never loads a tensor.
 It never unpickles: a legacy `adapter_model.bin` (torch.save, i.e. pickle) is refused, not opened.
+A file that holds no tensors at all (40 bytes: the length prefix and `{"__metadata__":{"format":"pt"}}`,
+what `save_pretrained` writes for a PeftModel whose LoRA layers `merge_and_unload` removed) is refused
+too: PEFT itself loads such a file with no more than a warning about missing keys.
 
 `inspect_adapter(path)` returns an `AdapterReport`; `python -m adapterlab inspect PATH` prints it,
 or one line naming the file and the problem with exit status 2.
@@ -223,10 +226,15 @@ def inspect_adapter(path: str | Path) -> AdapterReport:
     """Describes the adapter saved at `path` (a folder from `save_pretrained`, or a .safetensors file).
 
     Raises:
-        AdapterFileError: the folder or a file is missing, corrupt, lies about its sizes, or is a pickle.
+        AdapterFileError: the folder or a file is missing, corrupt, lies about its sizes, is a pickle, or
+            holds no tensors.
     """
     weights, config_path = _locate(Path(path))
     n, tensors, _ = read_tensors(weights)
+    if not tensors:
+        raise AdapterFileError(weights, f"holds no tensors (a {weights.stat().st_size:,}-byte file with an empty "
+                               "header): it was saved from a model with no LoRA layers left, as after "
+                               "merge_and_unload(); save the adapter before merging.")
     config = _read_config(config_path) if config_path else {}
     dtypes: dict[str, int] = {}
     for t in tensors:

@@ -10,11 +10,12 @@ q1 = ValueQuestion(
     wrong={
         12 * 8 * (768 + 2304): "That is the count with is_trainable=True; by default the adapter loads frozen.",
         124_439_808: "The base model is frozen too; nothing is trainable by default.",
-        9216: "9,216 is the seed's number, and wrong for any of these questions.",
+        9216: "9,216 is a widely copied tutorial's number, and wrong for any of these questions.",
     },
-    hints=["Look at `inference_mode` in the saved adapter_config.json.",
+    hints=["Look at `is_trainable`, an argument of `from_pretrained`, and its default.",
            "`get_nb_trainable_parameters()` on a default reload."],
-    solution_text="0: adapters load frozen (inference_mode=True) unless you pass is_trainable=True.",
+    solution_text="0: from_pretrained loads the adapter frozen unless you pass is_trainable=True (whatever "
+                  "inference_mode says in adapter_config.json: it is overwritten with not is_trainable).",
 )
 
 
