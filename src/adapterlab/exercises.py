@@ -75,7 +75,7 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         background, colour, title = _STYLE[self.kind]
-        code = (f'<pre style="margin:6px 0 0;padding:6px 8px;background:rgba(255,255,255,0.6);white-space:pre">'
+        code = (f'<pre style="margin:6px 0 0;padding:6px 8px;background:rgba(255,255,255,0.6);white-space:pre-wrap">'
                 f"<code>{html.escape(self.code)}</code></pre>") if self.code else ""
         return (f'<div style="background:{background};border-left:4px solid {colour};padding:6px 10px">'
                 f'<b style="color:{colour}">{title}:</b> {_inline_html(self.message)}{code}</div>')

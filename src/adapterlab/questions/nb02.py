@@ -52,7 +52,7 @@ q3 = ChoiceQuestion(
     choices={
         "a": ("The checkpoint stores the batches still to come.",
               "No: nothing of the data is in a checkpoint (look at its files in section 4)."),
-        "b": ("The sampler's order follows `seed` and the epoch, so Trainer draws it again and skips the "
+        "b": ("The sampler's order follows the seed and the epoch, so Trainer draws it again and skips the "
               "batches global_step says were seen.",
               "Right: accelerate's SeedableRandomSampler seeds each epoch with seed + epoch, and Trainer skips "
               "the first batches of the current epoch (skip_first_batches)."),
