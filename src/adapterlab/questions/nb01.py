@@ -162,7 +162,8 @@ q5 = TaskQuestion(
            "GPT-2's `Conv1D` layers need, and keep the wrapped model in `my_model`.",
     inspect=inspect_wrapped,
     success="A PeftModel around gpt2-mini: the 4 `c_attn` modules wrapped at r=4, alpha 8 (scaling 2), "
-            "and only lora_A and lora_B trainable: 4 x 4 x (128 + 384) = 8,192 parameters.",
+            "and only lora_A and lora_B trainable: 4 x 4 x (128 + 384) = 8,192 parameters. (Without "
+            "`fan_in_fan_out=True`, PEFT would have warned and set it for you, as in section 2.)",
     hints=["`load_model('gpt2-mini')` gives a fresh base; `get_peft_model(base, config)` returns the wrapped "
            "model.",
            "Section 3: GPT-2's layers are Conv1D, so the config says `fan_in_fan_out=True`."],
