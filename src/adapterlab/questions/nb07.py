@@ -21,8 +21,9 @@ q1 = ValueQuestion(
 
 q2 = ChoiceQuestion(
     id="07.bf16_base",
-    prompt="You load Llama-2-7B in bfloat16, call get_peft_model with its defaults (r=16 on q/k/v/o_proj) and "
-           "save. The formula in bfloat16 predicts 33.6 MB of tensors. About how big is adapter_model.safetensors?",
+    prompt="You load Llama-2-7B in bfloat16, wrap it with LoRA r=16 on q/k/v/o_proj using get_peft_model's "
+           "default arguments, and save. The formula in bfloat16 predicts 33.6 MB of tensors. About how big is "
+           "adapter_model.safetensors?",
     choices={
         "a": ("33.6 MB, as predicted.",
               "No: PEFT's get_peft_model(autocast_adapter_dtype=True) keeps the adapter in float32 on a "
