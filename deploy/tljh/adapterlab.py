@@ -16,9 +16,9 @@ MODELS = os.environ.get("ADAPTERLAB_ROOM_MODELS", "/srv/adapterlab-models")
 # The workbook's notebooks, as the administrator checked them out; learners get their own copy.
 NOTEBOOKS = os.environ.get("ADAPTERLAB_ROOM_NOTEBOOKS", "/srv/workbook/notebooks")
 
-# Every learner's kernel reads the shared models. And one thread per kernel: torch would start one per
-# core in every kernel, and a room has more kernels than cores; measured with 8 learners running
-# notebook 00 at once on 2 cores, one thread each finished in 46 s, one per core in 79 s (docs/hub_room.md).
+# Every learner's kernel reads the shared models. And one thread per kernel: torch starts one per core
+# in every kernel, and a room has more kernels than cores (16 learners running notebook 01 at once on
+# 2 cores: 109 s with one thread each, 122 s with one per core; docs/hub_room.md).
 c.Spawner.environment.update({"ADAPTERLAB_CACHE": MODELS, "OMP_NUM_THREADS": "1"})
 
 # Each learner gets their own copy of the notebooks, as ~/workbook, the first time their server starts
