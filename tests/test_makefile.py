@@ -28,6 +28,7 @@ def test_test_runs_lint_units_notebooks_and_browser():
     assert "pytest tests" in commands
     assert "--nbval-lax" in commands and "--nbval-cell-timeout=" in commands and " notebooks" in commands
     assert "-m browser tests/browser" in commands
+    assert "tests/test_solutions.py" in commands  # the solved run: every exercise answered wrong, then right
 
 
 def test_ci_runs_make_test():
