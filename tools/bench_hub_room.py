@@ -90,6 +90,8 @@ def measure(names: list[str], models: Path, python: Path, notebook: str, threads
         hub_rss = sum(p.memory_info().rss for p in [hub, *hub.children(recursive=True)]
                       if p.uids().real == 0)  # the hub and its proxy; learners' servers run as learners
     seconds = [run.seconds for run in runs if not run.errors]
+    if not any(run.errors for run in runs):
+        log.unlink()  # kept only to explain a failure
     return {
         "learners": len(names), "threads": _threads(threads),
         "all_finished": all(not run.errors for run in runs),
