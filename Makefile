@@ -52,7 +52,7 @@ browser: $(VENV)/.installed
 browser-test: models browser
 	@$(call PYTEST,-m browser tests/browser)
 
-test: lint unit notebooks-test solutions-test browser-test
+test: lint unit notebooks-test solutions-test browser-test hub-test
 
 # Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run.
 notebooks: models

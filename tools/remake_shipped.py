@@ -27,6 +27,8 @@ def _replace(new: Path, old: Path) -> None:
     if old.exists():
         shutil.rmtree(old)
     shutil.copytree(new, old)
+    for path in [old, *old.rglob("*")]:  # readable by every account, as git checks them out (no 0600 copies)
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def main(argv: list[str]) -> int:

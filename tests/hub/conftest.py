@@ -27,10 +27,6 @@ import room_setup  # noqa: E402
 LEARNERS = int(os.environ.get("ADAPTERLAB_ROOM_LEARNERS", "4"))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "hub: starts a real JupyterHub with several learner accounts (needs root)")
-
-
 def _asked_for_hub(config: pytest.Config) -> bool:
     markexpr = config.getoption("markexpr", "") or ""
     if "hub" in markexpr and "not hub" not in markexpr:
