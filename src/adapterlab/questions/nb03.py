@@ -13,7 +13,7 @@ q1 = ValueQuestion(
         12 * 8 * (768 + 2304): "That is the parameter count; each float32 parameter takes 4 bytes.",
         12 * 8 * (768 + 2304) * 2: "That would be float16 (2 bytes); the adapter was saved in float32.",
         1_182_680: "That is the whole file: it includes the 8-byte prefix and the JSON header.",
-        9216: "9 kB is the seed's claim; compute it from the shapes instead.",
+        9216: "9 kB is a widely copied tutorial's claim; compute it from the shapes instead.",
     },
     hints=["Each of the 12 blocks has lora_A (8 x 768) and lora_B (2304 x 8).",
            "Parameters x 4 bytes per float32."],
