@@ -41,7 +41,14 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	@$(call PYTEST,tests)
 
+# A run of the notebooks keeps its progress and the adapter notebook 02 saves in build/run/, never in the
+# learner's own files, so a fresh run's stored outputs show no one's attempts.
+RUN_DIR := $(CURDIR)/build/run
+notebooks-test notebooks: export ADAPTERLAB_PROGRESS = $(RUN_DIR)/progress.json
+notebooks-test notebooks: export ADAPTERLAB_WORK = $(RUN_DIR)/work
+
 notebooks-test: models
+	@rm -rf $(RUN_DIR)
 	@$(call PYTEST,$(NBVAL) notebooks)
 
 # Debian's chromium for the browser test; says why when it cannot install it (fails only under CI=true).
@@ -56,6 +63,7 @@ test: lint unit notebooks-test solutions-test browser-test hub-test
 
 # Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run.
 notebooks: models
+	@rm -rf $(RUN_DIR)
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 notebooks/*.ipynb
 
 # Times every notebook (warm and cold cache) and compares adapters with full models; writes
