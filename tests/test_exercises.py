@@ -185,3 +185,9 @@ def test_task_question_blank_and_solution(task_q):
     namespace = {}
     exec(task_q.solution_code, namespace)
     assert task_q.check(namespace["box"]).correct
+
+
+def test_task_question_with_two_objects_is_blank_while_either_is(task_q):
+    """`q.check((served, my_merged))` nudges while one of the two is still `____`, and records nothing."""
+    assert task_q.check(({"size": 4}, ____)).kind == "unattempted" and progress.load() == {}
+    assert task_q.check(({"size": 4}, {"size": 4})).mistake == "check_raised"  # graded once both are filled in

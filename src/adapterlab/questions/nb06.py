@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
+from functools import cache
+from typing import Any
+
+import torch
+from peft import PeftModel
+
+from adapterlab.adapters import demo_adapters
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
+from adapterlab.merging import logits, lora_layers
+from adapterlab.models import load_model, load_tokenizer
 
 q1 = ValueQuestion(
     id="06.merged_entry",
@@ -95,4 +104,116 @@ q4 = ChoiceQuestion(
     answer="c",
     hints=["Count the LoRA modules of merged, and compare its logits with English's."],
     solution_text="(c): the active adapter is merged, all LoRA modules are removed, the others are simply dropped.",
+)
+
+
+# Hands-on: the checks run the learner's live models on two fixed rows and compare with freshly loaded ones.
+@cache
+def _ids() -> torch.Tensor:
+    """Two rows of 14 tokens, as the notebook's `ids`."""
+    tok = load_tokenizer("gpt2-mini")
+    texts = ["Ana vive en Lima. El gato es feliz. Carlos come pan en Quito.",
+             "The old cat sat beside Leo. Anna walked to Paris in the morning."]
+    return torch.tensor([tok(t)["input_ids"][:14] for t in texts])  # (2, 14)
+
+
+@cache
+def _reference(name: str) -> torch.Tensor:
+    """The logits of gpt2-mini with demo adapter `name` loaded, unmerged; 'base' for no adapter."""
+    base = load_model("gpt2-mini")
+    model = base if name == "base" else PeftModel.from_pretrained(base, demo_adapters()[name])
+    return logits(model, _ids())
+
+
+def _gap(model: torch.nn.Module, name: str) -> float:
+    return (logits(model, _ids()) - _reference(name)).abs().max().item()
+
+
+def _plain_problem(model: Any, what: str) -> tuple[str, str] | None:
+    """A problem if `model` is not a plain transformers model with no LoRA module left, else None."""
+    if model is None:
+        return ("none", f"{what} is None: `merge_adapter()` merges in place and returns nothing; "
+                        "`merge_and_unload()` returns the merged model.")
+    if isinstance(model, PeftModel) or lora_layers(model):
+        return ("still_lora", f"{what} still holds LoRA layers ({type(model).__name__}); `merge_and_unload()` "
+                              "returns a plain model with the adapter written into its weights.")
+    return None
+
+
+def inspect_merge_copy(pair: Any) -> tuple[str, str] | None:
+    """q5: (served, my_merged): served still the unmerged Spanish PeftModel, my_merged a merged plain copy."""
+    served, merged = pair
+    if not isinstance(served, PeftModel):
+        return "served_replaced", f"`served` is now a {type(served).__name__}; leave it the PeftModel it was."
+    if not lora_layers(served):
+        return ("merged_original", "It ran, but `served` is an empty shell now: no LoRA layer is left in it, and "
+                                   "its base model holds the merged weights (`merge_and_unload` merges into the "
+                                   "very base it wraps). Merge a copy: `copy.deepcopy(served).merge_and_unload()`.")
+    if any(layer.merged for layer in lora_layers(served).values()):
+        return ("served_merged", "`served` still has its LoRA layers, but they are merged into its base weights "
+                                 "(`merge_adapter()`): call `served.unmerge_adapter()` and merge a copy instead.")
+    if _gap(served, "spanish") > 1e-5:
+        return "served_changed", "`served` no longer computes what the Spanish adapter computes; reload it."
+    problem = _plain_problem(merged, "`my_merged`")
+    if problem:
+        return problem
+    if _gap(merged, "spanish") > 1e-4:
+        if _gap(merged, "base") < 1e-5:
+            return ("unloaded", "It ran, but `my_merged` computes exactly the base model: `unload()` removes the "
+                                "LoRA layers without merging them. `merge_and_unload()` writes the update in first.")
+        return "outputs", "`my_merged` does not compute what `served` computes; merge the Spanish adapter."
+    return None
+
+
+_SERVED = 'served = PeftModel.from_pretrained(load_model("gpt2-mini"), adapters["spanish"])\n'
+
+q5 = TaskQuestion(
+    id="06.merge_copy",
+    prompt="Make `my_merged`, a plain model with the Spanish adapter merged into it, and keep `served` what it "
+           "is: an unmerged PeftModel whose base weights are untouched.",
+    inspect=inspect_merge_copy,
+    success="Two models: `served`, still a PeftModel with its 16 LoRA layers and the original base weights, and "
+            "`my_merged`, a plain GPT-2 that computes the same logits up to float32 rounding.",
+    hints=["Section 2: what does `merge_and_unload()` do to the base model the PeftModel wraps?",
+           "Section 3 merged a copy made with the `copy` module."],
+    solution_text="merge_and_unload merges into the base it wraps: merge a deep copy.",
+    solution_code=_SERVED + "my_merged = copy.deepcopy(served).merge_and_unload()",
+    slips=[
+        Slip(_SERVED + "my_merged = served.merge_and_unload()", "merged_original"),
+        Slip(_SERVED + "my_merged = copy.deepcopy(served).merge_adapter()", "none"),
+        Slip(_SERVED + "my_merged = copy.deepcopy(served).unload()", "unloaded"),
+    ],
+)
+
+
+def inspect_english_merged(model: Any) -> tuple[str, str] | None:
+    """q6: a plain model with the English adapter merged in, made from `both()` (Spanish active)."""
+    problem = _plain_problem(model, "This")
+    if problem:
+        return problem
+    if _gap(model, "english") < 1e-4:
+        return None
+    if _gap(model, "spanish") < 1e-4:
+        return ("active_merged", "It ran without a warning, but this model computes the *Spanish* adapter: "
+                                 "`merge_and_unload()` merges the active adapter ('spanish' in `both()`) and drops "
+                                 "the others. Name the one you want: `adapter_names=['english']`.")
+    return ("both_merged", "This model computes neither adapter alone: more than one adapter was merged into it "
+                           "(their updates add up). Merge only `adapter_names=['english']`.")
+
+
+q6 = TaskQuestion(
+    id="06.merge_english",
+    prompt="From `both()` (section 7: 'english' and 'spanish' loaded, 'spanish' active), make `my_english`: a plain "
+           "model with the English adapter merged into it, and nothing else.",
+    inspect=inspect_english_merged,
+    success="A plain GPT-2 computing the English adapter's logits, up to float32 rounding.",
+    hints=["Which adapter does `merge_and_unload()` merge when you name none?",
+           "Section 7 shows an argument that names the adapters to merge."],
+    solution_text="merge_and_unload merges the active adapter unless adapter_names says otherwise.",
+    solution_code='my_english = both().merge_and_unload(adapter_names=["english"])',
+    slips=[
+        Slip("my_english = both().merge_and_unload()", "active_merged"),
+        Slip('my_english = both().merge_and_unload(adapter_names=["english", "spanish"])', "both_merged"),
+        Slip('my_english = both().merge_adapter(["english"])', "none"),
+    ],
 )
