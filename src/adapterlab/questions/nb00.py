@@ -1,6 +1,10 @@
 """Check your understanding: notebook 00 (the base models)."""
 
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
+from typing import Any
+
+from torch import nn
+
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 
 q1 = ValueQuestion(
     id="00.wte_params",
@@ -40,4 +44,107 @@ q3 = CodeQuestion(
     wrong_functions=[lambda d_in, d_out, bias: d_in * d_out, lambda d_in, d_out, bias: d_in * d_out + d_in],
     hints=["A weight matrix of d_in x d_out numbers, plus one bias per output."],
     solution_text="def linear_params(d_in, d_out, bias):\n    return d_in * d_out + (d_out if bias else 0)",
+)
+
+
+# Hands-on: the checks look at which tensors of the learner's live model require gradients.
+def _mini_problem(model: Any) -> tuple[str, str] | None:
+    """A problem if `model` is not a gpt2-mini (4 blocks, 128 wide), else None."""
+    if not isinstance(model, nn.Module):
+        return ("not_model", f"Expected the model `load_model('gpt2-mini')` returns, not {type(model).__name__}. "
+                             "(`requires_grad_` returns the model; a `for` loop returns nothing.)")
+    config = getattr(model, "config", None)
+    if (getattr(config, "n_layer", None), getattr(config, "n_embd", None)) != (4, 128):
+        return "wrong_base", "This is not gpt2-mini (4 blocks, 128 wide): `load_model('gpt2-mini')`."
+    return None
+
+
+def _trainable(model: nn.Module) -> list[str]:
+    return [name for name, p in model.named_parameters() if p.requires_grad]
+
+
+def inspect_frozen(model: Any) -> tuple[str, str] | None:
+    """q4: a gpt2-mini in which no parameter requires grad."""
+    problem = _mini_problem(model)
+    if problem:
+        return problem
+    trainable = _trainable(model)
+    if not trainable:
+        return None
+    total = len(list(model.parameters()))
+    if getattr(model, "requires_grad", None) is False:
+        return ("attribute", f"It ran, but all {len(trainable)} tensors still require grad: "
+                             "`model.requires_grad = False` only sets a new attribute on the Python object. "
+                             "The method is `requires_grad_(False)` (with the underscore), or set it on each "
+                             "parameter.")
+    if len(trainable) == total:
+        return ("not_frozen", f"It ran, but all {total} tensors still require grad. `eval()` only switches dropout "
+                              "off (and `load_model` returns eval mode already); `torch.no_grad()` only stops "
+                              "recording for the code inside it. Freezing is each parameter's `requires_grad`: "
+                              "`requires_grad_(False)`.")
+    return ("partly", f"{len(trainable)} of {total} tensors still require grad (e.g. {trainable[0]}): freeze the "
+                      "whole model, embeddings and final layer norm included, not only its blocks.")
+
+
+q4 = TaskQuestion(
+    id="00.freeze",
+    prompt="Load a fresh gpt2-mini and freeze it: no parameter an optimizer could update. Keep it in "
+           "`frozen_mini`.",
+    inspect=inspect_frozen,
+    success="No tensor of `frozen_mini` requires grad: an optimizer would have nothing to update. PEFT does "
+            "exactly this to the base before it adds the adapter (notebook 01).",
+    hints=["Every `nn.Parameter` has a `requires_grad` flag; a module can set it on all of its parameters.",
+           "Mind the underscore: `requires_grad_` is the method."],
+    solution_text="Module.requires_grad_(False) sets the flag on every parameter and returns the module.",
+    solution_code='frozen_mini = load_model("gpt2-mini").requires_grad_(False)',
+    slips=[
+        Slip('frozen_mini = load_model("gpt2-mini")\nfrozen_mini.eval()', "not_frozen"),
+        Slip('frozen_mini = load_model("gpt2-mini")\nfrozen_mini.requires_grad = False', "attribute"),
+        Slip('frozen_mini = load_model("gpt2-mini")\nfrozen_mini.transformer.h.requires_grad_(False)', "partly"),
+    ],
+)
+
+
+def inspect_top_block(model: Any) -> tuple[str, str] | None:
+    """q5: a gpt2-mini in which only the last block (transformer.h.3) trains."""
+    problem = _mini_problem(model)
+    if problem:
+        return problem
+    trainable = _trainable(model)
+    last = [name for name, _ in model.named_parameters() if name.startswith("transformer.h.3.")]
+    if trainable == last:
+        return None
+    if not trainable:
+        return ("nothing_trainable", "Nothing trains: the order matters. Freeze everything first, then unfreeze "
+                                     "`transformer.h[-1]`.")
+    if len(trainable) == len(list(model.parameters())):
+        return ("all_trainable", f"It ran, but all {len(trainable)} tensors train: a loaded model trains every "
+                                 "tensor, so unfreezing the last block changed nothing. Freeze the whole model "
+                                 "first (`requires_grad_(False)`), then unfreeze the block.")
+    blocks = sorted({name.split(".")[2] for name in trainable if name.startswith("transformer.h.")})
+    if blocks == ["0"]:
+        return ("first_block", "You unfroze `transformer.h[0]`, the *first* block; the last is `transformer.h[-1]` "
+                               "(here `h[3]`).")
+    return "targets", f"{len(trainable)} tensors train (e.g. {trainable[0]}); only `transformer.h[-1]`'s should."
+
+
+q5 = TaskQuestion(
+    id="00.top_block",
+    prompt="Make a fresh gpt2-mini in which only the last transformer block (`transformer.h[-1]`) trains, "
+           "everything else frozen. Keep it in `top_block`.",
+    inspect=inspect_top_block,
+    success="Only `transformer.h.3` trains: 12 tensors, 198,272 of gpt2-mini's parameters. Training a slice of the "
+            "model was the idea before LoRA; an adapter trains far fewer (notebook 01).",
+    hints=["Freeze the whole model, then unfreeze one block: `module.requires_grad_(True)`.",
+           "Does a freshly loaded model have anything frozen?"],
+    solution_text="Freeze all, then unfreeze the block: the other order leaves nothing trainable.",
+    solution_code='top_block = load_model("gpt2-mini").requires_grad_(False)\n'
+                  "top_block.transformer.h[-1].requires_grad_(True)",
+    slips=[
+        Slip('top_block = load_model("gpt2-mini")\ntop_block.transformer.h[-1].requires_grad_(True)', "all_trainable"),
+        Slip('top_block = load_model("gpt2-mini")\ntop_block.transformer.h[-1].requires_grad_(True)\n'
+             "top_block.requires_grad_(False)", "nothing_trainable"),
+        Slip('top_block = load_model("gpt2-mini").requires_grad_(False)\n'
+             "top_block.transformer.h[0].requires_grad_(True)", "first_block"),
+    ],
 )
