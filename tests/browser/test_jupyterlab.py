@@ -5,7 +5,9 @@ nbval runs the cells in a kernel but never draws a widget. Here each notebook is
 is idle: every cell ran, none shows an error or writes to stderr, every widget output drew a widget (no
 "Error displaying widget", no raw `VBox(...)` text where a widget belongs). Each multiple-choice widget
 is answered wrong, then right, and the feedback read back; the storage calculator's rank slider is
-dragged and its numbers and plot must change. A screenshot of each notebook is saved; a failure names
+dragged and its numbers and plot must change. One hands-on exercise is edited as a learner edits it: a
+typical wrong answer typed into its code cell and run (its slip's message must show under "Not quite"),
+then the solution (it must say "Correct"). A screenshot of each notebook is saved; a failure names
 the notebook and the cell.
 """
 
@@ -18,7 +20,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
 import pytest
+from tools.solved_run import exercises
+
+from adapterlab.questions import all_questions
 
 if TYPE_CHECKING:
     from conftest import Lab  # the server fixture's type (conftest.py beside this file)
@@ -298,6 +304,76 @@ def _move_calculator(page, name: str, shots: Path) -> list[str]:
     return problems
 
 
+# The hands-on exercise each notebook's browser run edits, the slip it types first (a silent failure), and
+# the imports its code needs here, where the test works out the message the check must show for it.
+HANDS_ON = {"01_lora_wrapping.ipynb": ("01.attn_c_proj", "mlp_too",
+                                       "from peft import LoraConfig, get_peft_model\n"
+                                       "from adapterlab.models import load_model")}
+# What a cell shows once it has run: its execution count, its outputs' text/plain, and the page's text.
+CELL_OUTPUT = """([name, index]) => {
+  const cell = window.__adapterlabPanel(name).content.widgets[index];
+  const outputs = cell.model.outputs.toJSON();
+  const plain = outputs.map(o => o.data && o.data['text/plain'] ? String(o.data['text/plain']) : '').join('');
+  const drawn = Array.from(cell.node.querySelectorAll('.jp-OutputArea-output')).map(el => el.innerText).join('');
+  return {count: cell.model.executionCount, plain: plain, drawn: drawn.trim()};
+}"""
+
+
+def _type_and_run(page, name: str, index: int, source: str, timeout: float = 60.0) -> dict:
+    """Replaces cell `index`'s code as a learner does (click, select all, type), runs it, returns what it shows."""
+    before = page.evaluate(CELL_OUTPUT, [name, index])["count"]
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.insert_text(source)  # as pasted: the editor's auto-indent and bracket closing stay out of it
+    page.keyboard.press("Shift+Enter")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = page.evaluate(CELL_OUTPUT, [name, index])
+        if shown["count"] not in (None, before) and VERDICT.match(shown["plain"]) and _idle(page, name):
+            return shown
+        time.sleep(0.25)
+    return page.evaluate(CELL_OUTPUT, [name, index])
+
+
+def _words(text: str) -> list[str]:
+    """The words of a message as the page draws it: code spans lose their backticks, line breaks are spaces."""
+    return text.replace("`", "").split()
+
+
+def _edit_hands_on_exercise(page, name: str, shots: Path) -> tuple[list[str], int]:
+    """Types a typical wrong answer into a hands-on exercise and runs it, then the solution; returns problems, runs.
+
+    The wrong answer must show "Not quite" and the slip's own message (worked out here by running the slip's
+    code and the question's check in this process); the solution must show "Correct" and the success message.
+    """
+    if name not in HANDS_ON:
+        return [], 0
+    question_id, mistake, imports = HANDS_ON[name]
+    question = next(q for q in all_questions() if q.id == question_id)
+    slip = next(slip for slip in question.slips if slip.mistake == mistake)
+    notebook = nbformat.read(Path(__file__).parents[2] / "notebooks" / name, as_version=4)
+    exercise = next(e for e in exercises(notebook) if e.question_id == question_id)
+    namespace: dict = {}
+    exec(f"{imports}\n{slip.code}", namespace)
+    found = question.inspect(eval(exercise.arg, namespace))
+    assert found and found[0] == mistake, found  # the solved run checks this too
+    check_line = f"{exercise.name}.check({exercise.arg})"
+    label, problems = f"{name} hands-on exercise {question_id}", []
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(exercise.index)
+    for code, verdict, message, shot in ((slip.code, "Not quite", found[1], "wrong"),
+                                         (question.solution_code, "Correct", question.success, "right")):
+        shown = _type_and_run(page, name, exercise.index, f"{code}\n\n{check_line}")
+        cell.screenshot(path=str(shots / f"{Path(name).stem}-hands-on-{shot}.png"))
+        if shown["plain"] != f"{verdict}: {message}":
+            problems.append(f"{label}: expected {verdict!r} and its message, the kernel answered "
+                            f"{shown['plain'][:160]!r}")
+        elif _words(shown["drawn"]) != _words(f"{verdict}: {message}"):
+            problems.append(f"{label}: the page shows {shown['drawn'][:160]!r}, not the {verdict!r} message")
+    return problems, 2
+
+
 def _screenshot_notebook(page, name: str, path: Path) -> None:
     """The whole notebook in one picture: the window is made as tall as the notebook first."""
     size = page.viewport_size
@@ -339,6 +415,9 @@ def _run(page, name: str, lab: Lab, screenshots: Path) -> list[str]:
     attempts = _attempts(lab)
     choice_problems, clicks = _answer_choice_widgets(page, name, screenshots)
     problems += choice_problems + _move_calculator(page, name, screenshots)
+    hands_on_problems, runs = _edit_hands_on_exercise(page, name, screenshots)
+    problems += hands_on_problems
+    clicks += runs
     recorded = _attempts(lab) - attempts
     if recorded < clicks:
         problems.append(f"{name}: {clicks} answers clicked, but the progress file recorded {recorded}")
