@@ -1,8 +1,16 @@
 """Check your understanding: notebook 03 (saving adapters)."""
 
+import json
 import struct
+from pathlib import Path
+from typing import Any
 
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
+import torch
+from safetensors.torch import load_file
+
+from adapterlab.adapters import demo_adapters
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
+from adapterlab.files import file_sizes
 
 q1 = ValueQuestion(
     id="03.tensor_bytes",
@@ -77,4 +85,105 @@ q4 = ChoiceQuestion(
     answer="b",
     hints=["Only one of them unpickles without restrictions."],
     solution_text="(b). Only a full unpickle runs code; weights_only=True, safetensors and inspect refuse it.",
+)
+
+
+# Hands-on: the checks read the folder the learner saved, file by file.
+def _folder_problem(folder: Any) -> tuple[str, str] | None:
+    if folder is None or not isinstance(folder, (str, Path)):
+        return ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}: "
+                              "`save_pretrained` returns None.")
+    if not Path(folder).is_dir():
+        return "missing", "There is no folder at that path: save into it first."
+    return None
+
+
+def _same_tensors(file: Path, folder: Path) -> bool:
+    mine, saved = load_file(file), load_file(folder / "adapter_model.safetensors")
+    return mine.keys() == saved.keys() and all(torch.equal(mine[k], saved[k]) for k in saved)
+
+
+def inspect_save_one(folder: Any) -> tuple[str, str] | None:
+    """q5: a folder holding the 'english' adapter of `pair` only, in its subfolder, as PEFT writes it."""
+    problem = _folder_problem(folder)
+    if problem:
+        return problem
+    files = set(file_sizes(folder))
+    if any(name.endswith(("model.safetensors", ".bin")) and not name.endswith("adapter_model.safetensors")
+           for name in files):
+        return ("full_model", f"This folder holds a whole model ({sorted(files)}): the base model's own "
+                              "`save_pretrained` writes every weight. Save through the PeftModel, which writes "
+                              "adapters only.")
+    if "spanish/adapter_model.safetensors" in files:
+        return ("both", "It ran, but the folder holds both adapters, english/ and spanish/: PeftModel's "
+                        "`save_pretrained` saves every adapter it holds, whichever is active. Pick one with "
+                        "`selected_adapters=['english']`.")
+    if "english/adapter_model.safetensors" not in files:
+        return "no_english", f"No english/adapter_model.safetensors in the folder (it holds {sorted(files)})."
+    if not _same_tensors(Path(folder) / "english" / "adapter_model.safetensors", demo_adapters()["english"]):
+        return "weights", "english/ holds weights other than the English adapter's."
+    return None
+
+
+q5 = TaskQuestion(
+    id="03.save_one",
+    prompt="`pair` holds two adapters, 'english' and 'spanish'. Save the English one only into a new folder, "
+           "and put that folder in `my_folder`.",
+    inspect=inspect_save_one,
+    success="english/adapter_config.json and english/adapter_model.safetensors (plus PEFT's README.md): one "
+            "adapter, in a subfolder named after it because its name is not 'default'.",
+    hints=["Does PeftModel's `save_pretrained` save the active adapter, or all of them?",
+           "`save_pretrained` has an argument that picks adapters by name."],
+    solution_text="PeftModel.save_pretrained writes every adapter unless selected_adapters names some.",
+    solution_code='my_folder = work / "english-only"\npair.save_pretrained(my_folder, selected_adapters=["english"])',
+    slips=[
+        Slip('my_folder = work / "slip-active"\npair.set_adapter("english")\npair.save_pretrained(my_folder)', "both"),
+        Slip('my_folder = work / "slip-base"\npair.get_base_model().save_pretrained(my_folder)', "full_model"),
+    ],
+)
+
+
+def inspect_shareable(folder: Any) -> tuple[str, str] | None:
+    """q6: an adapter folder with safetensors weights and base_model_name_or_path 'gpt2-mini'."""
+    problem = _folder_problem(folder)
+    if problem:
+        return problem
+    files = set(file_sizes(folder))
+    if "adapter_model.bin" in files:
+        return ("legacy", "The weights are `adapter_model.bin`, a pickle: whoever loads it from you must trust "
+                          "it (section 4). Leave `safe_serialization` at its default.")
+    if "adapter_model.safetensors" not in files or "adapter_config.json" not in files:
+        return "files", f"Expected adapter_config.json and adapter_model.safetensors at the top, found {sorted(files)}."
+    base = json.loads((Path(folder) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    if base != "gpt2-mini":
+        shown = "an absolute path on this machine" if base and Path(base).is_absolute() else repr(base)
+        return ("absolute_path", f"It saved, but `base_model_name_or_path` is {shown}: on a colleague's machine "
+                                 "it points nowhere (section 2). Set the adapter's config "
+                                 "(`peft_config['default'].base_model_name_or_path`) before you save.")
+    if not _same_tensors(Path(folder) / "adapter_model.safetensors", demo_adapters()["spanish"]):
+        return "weights", "The weights are not the Spanish adapter's."
+    return None
+
+
+_PORTABLE = 'portable = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["spanish"])\n'
+
+q6 = TaskQuestion(
+    id="03.shareable",
+    prompt="Save `portable`'s adapter into `my_share`, a folder to send to a colleague: safetensors weights, and "
+           "a config that names its base 'gpt2-mini' instead of this machine's path.",
+    inspect=inspect_shareable,
+    success="adapter_model.safetensors and an adapter_config.json whose base_model_name_or_path is 'gpt2-mini': "
+            "nothing in the folder points at this machine.",
+    hints=["Section 2: where does `base_model_name_or_path` come from when the base was loaded from a folder?",
+           "PEFT fills it in at save time only when the adapter's config has none."],
+    solution_text="Set peft_config['default'].base_model_name_or_path before save_pretrained; PEFT keeps it.",
+    solution_code=_PORTABLE + 'portable.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
+                              'my_share = work / "share"\nportable.save_pretrained(my_share)',
+    slips=[
+        Slip(_PORTABLE + 'my_share = work / "slip-share"\nportable.save_pretrained(my_share)', "absolute_path"),
+        Slip(_PORTABLE + 'portable.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
+                         'my_share = work / "slip-legacy"\n'
+                         "portable.save_pretrained(my_share, safe_serialization=False)",
+             "legacy"),
+    ],
 )
