@@ -1,6 +1,17 @@
 """Check your understanding: notebook 07 (the storage formula, checked against bytes on disk)."""
 
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, ValueQuestion
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
+from adapterlab.files import file_sizes
+from adapterlab.models import model_dir
+from adapterlab.storage import estimate
 
 q1 = ValueQuestion(
     id="07.mistral_k_proj",
@@ -84,4 +95,111 @@ q4 = ChoiceQuestion(
     answer="b",
     hints=["Which of these stores a full matrix instead of A and B?"],
     solution_text="(b): modules_to_save saves lm_head whole: 38,597,376 parameters x 4 bytes = 154 MB.",
+)
+
+
+# Hands-on: the checks read the adapter folder the learner saved, and the bytes in it.
+BUDGET = 66_000  # bytes: between r=7's file (58,360) and r=8's (66,552), whose tensors alone are 65,536
+
+
+def _adapter_file(folder: Any) -> tuple[Path | None, tuple[str, str] | None]:
+    if folder is None or not isinstance(folder, (str, Path)):
+        return None, ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}: "
+                                    "`save_pretrained` returns None.")
+    files = file_sizes(folder) if Path(folder).is_dir() else {}
+    if "adapter_model.safetensors" not in files or "adapter_config.json" not in files:
+        return None, ("files", f"Expected adapter_config.json and adapter_model.safetensors at the top of the "
+                               f"folder, found {sorted(files) or 'nothing'}.")
+    return Path(folder) / "adapter_model.safetensors", None
+
+
+def inspect_budget(folder: Any) -> tuple[str, str] | None:
+    """q5: gpt2-mini's every c_attn, the largest r whose adapter file fits in BUDGET bytes, saved."""
+    path, problem = _adapter_file(folder)
+    if problem:
+        return problem
+    config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    targets = config["target_modules"]
+    if sorted(targets if isinstance(targets, list) else [targets]) != ["c_attn"]:
+        return "targets", f"The adapter targets {targets}; the task is every `c_attn` and nothing else."
+    size, r = path.stat().st_size, config["r"]
+    if size > BUDGET:
+        return ("over_budget", f"It saved, but the file is {size:,} bytes, over the {BUDGET:,} budget: r={r}'s "
+                               f"tensors alone are {4 * estimate(model_dir('gpt2-mini'), ['c_attn'], r).params:,} "
+                               "bytes, and the header comes on top. Predict the whole file with `estimate(...)"
+                               ".file_bytes`.")
+    if estimate(model_dir("gpt2-mini"), ["c_attn"], r + 1).file_bytes <= BUDGET:
+        return "not_largest", f"r={r} fits ({size:,} bytes), but a larger r fits too: find the largest."
+    return None
+
+
+_WRAP = "from peft import LoraConfig, get_peft_model\n\n"
+q5 = TaskQuestion(
+    id="07.fit_budget",
+    prompt=f"Give every `c_attn` of a fresh gpt2-mini the largest LoRA rank r whose saved "
+           f"adapter_model.safetensors is at most {BUDGET:,} bytes, save it into a new folder under `work`, and put "
+           "the folder in `my_budget`.",
+    inspect=inspect_budget,
+    success="The largest r that fits, file and header included: the prediction to the byte decided it.",
+    hints=["`estimate(model_dir('gpt2-mini'), ['c_attn'], r).file_bytes` predicts the whole file for each r.",
+           "The tensors of r=8 take 65,536 bytes; what does the header add?"],
+    solution_text="r=7: estimate(...).file_bytes is 58,360 for r=7 and 66,552 for r=8 (65,536 of tensors + the "
+                  "header), so r=8 does not fit.",
+    solution_code=_WRAP + "r = max(r for r in range(1, 33)\n"
+                          "        if estimate(model_dir('gpt2-mini'), ['c_attn'], r).file_bytes <= 66_000)\n"
+                          "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=r, target_modules=['c_attn'], "
+                          "fan_in_fan_out=True))\nmy_budget = work / 'budget'\nsized.save_pretrained(my_budget)",
+    slips=[
+        Slip(_WRAP + "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=8, target_modules=['c_attn'], "
+                     "fan_in_fan_out=True))  # 8 x 2048 x 4 = 65,536 <= 66,000\n"
+                     "my_budget = work / 'slip-naive'\nsized.save_pretrained(my_budget)", "over_budget"),
+        Slip(_WRAP + "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=4, target_modules=['c_attn'], "
+                     "fan_in_fan_out=True))\nmy_budget = work / 'slip-small'\nsized.save_pretrained(my_budget)",
+             "not_largest"),
+    ],
+)
+
+
+def inspect_half(folder: Any) -> tuple[str, str] | None:
+    """q6: an adapter stored in bfloat16, every tensor, exactly as big as the prediction for bfloat16."""
+    path, problem = _adapter_file(folder)
+    if problem:
+        return problem
+    with safe_open(path, framework="pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+    if dtypes == {"F32"}:
+        return ("upcast", "It saved, but every tensor is F32: on a bfloat16 base PEFT keeps the adapter in "
+                          "float32 (`autocast_adapter_dtype=True`, its default), so the file did not shrink. Pass "
+                          "`autocast_adapter_dtype=False` to `get_peft_model`.")
+    if dtypes != {"BF16"}:
+        return "dtype", f"The tensors are {sorted(dtypes)}; the task is bfloat16 (BF16) throughout."
+    config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    predicted = estimate(model_dir("gpt2-mini"), config["target_modules"], config["r"], "bfloat16").file_bytes
+    if path.stat().st_size != predicted:
+        return "size", f"The file is {path.stat().st_size:,} bytes; the prediction for these settings is {predicted:,}."
+    return None
+
+
+_BF16 = ("import torch\nfrom peft import LoraConfig, get_peft_model\n\n"
+         "config = LoraConfig(r=8, target_modules=['c_attn'], fan_in_fan_out=True)\n")
+q6 = TaskQuestion(
+    id="07.bfloat16",
+    prompt="Save an r=8 adapter on gpt2-mini's `c_attn` whose tensors are stored in bfloat16 (half of float32's "
+           "bytes) into a new folder under `work`, and put the folder in `my_half`.",
+    inspect=inspect_half,
+    success="Every tensor BF16, and the file exactly as big as estimate(..., 'bfloat16') predicts.",
+    hints=["Load the base in bfloat16: `load_model('gpt2-mini', dtype=torch.bfloat16)`. Then look at the "
+           "dtypes in the file you saved.",
+           "`get_peft_model` has an argument that decides whether the adapter follows the base's dtype."],
+    solution_text="get_peft_model(base_in_bf16, config, autocast_adapter_dtype=False): PEFT otherwise upcasts "
+                  "the adapter to float32.",
+    solution_code=_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.bfloat16), config, "
+                          "autocast_adapter_dtype=False)\nmy_half = work / 'half'\nhalf.save_pretrained(my_half)",
+    slips=[
+        Slip(_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.bfloat16), config)\n"
+                     "my_half = work / 'slip-upcast'\nhalf.save_pretrained(my_half)", "upcast"),
+        Slip(_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.float16), config, "
+                     "autocast_adapter_dtype=False)\nmy_half = work / 'slip-fp16'\nhalf.save_pretrained(my_half)",
+             "dtype"),
+    ],
 )
