@@ -34,8 +34,9 @@ BASE_MODELS = ("gpt2", "gpt2-mini")
 SHIPPED = Path(__file__).with_name("data")  # gpt2-mini and the small adapters trained on it
 MINI_DIR = SHIPPED / "gpt2-mini"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-# Bump when the gpt2 recipe below changes, so caches built by an older recipe are rebuilt.
-GPT2_RECIPE = {"name": "gpt2", "recipe": 2}
+# Bump when the gpt2 recipe below (or what its build folder holds) changes, so older caches are rebuilt.
+# 3: the stamp is written by adapterlab.cache (notebook 00 lists the folder, stamp included, byte for byte).
+GPT2_RECIPE = {"name": "gpt2", "recipe": 3}
 
 
 class BaseModelError(RuntimeError):
