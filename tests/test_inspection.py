@@ -9,7 +9,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -213,17 +212,25 @@ def test_header_length_that_looks_like_a_pickle_is_still_safetensors(tmp_path):
     assert inspect_adapter(weights).n_params == 4 and len(load_file(weights)) == 1
 
 
-def test_multi_gigabyte_file_answers_at_once(tmp_path):
-    """Only the header is read: a (sparse) 4 GB weights file is described in well under a second."""
+def _bytes_read() -> int:
+    """Bytes this process has read through read() calls so far (Linux's /proc/self/io `rchar`)."""
+    io_stats = Path("/proc/self/io")
+    if not io_stats.is_file():
+        pytest.skip("counting bytes read needs Linux's /proc/self/io")
+    return int(next(line for line in io_stats.read_text().splitlines() if line.startswith("rchar:")).split()[1])
+
+
+def test_multi_gigabyte_file_is_described_from_its_header_alone(tmp_path):
+    """Only the header is read: describing a (sparse) 4 GB weights file reads kilobytes, not gigabytes."""
     header = {"big.lora_A.weight": {"dtype": "F32", "shape": [1024, 1024 * 1024], "data_offsets": [0, 4 * 2**30]}}
     raw = json.dumps(header).encode()
     weights = tmp_path / "adapter_model.safetensors"
     with open(weights, "wb") as handle:
         handle.write(struct.pack("<Q", len(raw)) + raw)
         handle.truncate(8 + len(raw) + 4 * 2**30)  # a hole: no disk used, but the size is real
-    start = time.perf_counter()
+    before = _bytes_read()
     report = inspect_adapter(weights)
-    assert time.perf_counter() - start < 0.5
+    assert _bytes_read() - before < 64 * 1024  # the header is ~100 bytes; reading the tensors would be 4 GB
     assert report.n_params == 2**30 and report.predicted_size == report.file_size > 4 * 10**9
     assert report.peft_type is None  # a bare weights file: no config beside it
 
@@ -282,10 +289,12 @@ def test_generated_corruptions_never_crash_or_pass_a_broken_file(data, adapter, 
     assert len(load_file(weights)) == report.n_tensors
 
 
-def test_error_type_is_a_value_error():
-    """AdapterFileError is a ValueError, so callers that catch ValueError for bad input also catch it."""
-    assert issubclass(AdapterFileError, ValueError)
-    assert str(AdapterFileError("x/y", "is bad.")) == "x/y: is bad."
+def test_a_bad_file_is_caught_as_bad_input(tmp_path):
+    """A caller that catches ValueError for bad input catches a bad file, told as 'path: problem'."""
+    missing = tmp_path / "adapter_model.safetensors"
+    with pytest.raises(ValueError) as caught:
+        inspect_adapter(missing)
+    assert str(caught.value).startswith(f"{missing}: ")
 
 
 def _lie(data: bytes, draw) -> bytes:
