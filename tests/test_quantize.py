@@ -4,9 +4,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.common import TINY_GPT2, tiny_lora
 
 from adapterlab import merging, quantize
-from test_merging import TINY, tiny_lora
 
 
 @settings(max_examples=40, deadline=None)
@@ -35,7 +35,7 @@ def test_fake_quantize_explains_bad_arguments():
 
 def test_map_weights_shows_conv1d_weights_in_linear_layout():
     """map_weights_ hands a Conv1D weight (in, out) to fn as (out, in), and stores fn's result back in place."""
-    model = tiny_lora(target_modules=("c_attn",))
+    model = tiny_lora(init_lora_weights=False)  # on c_attn
     name = next(iter(merging.lora_layers(model)))
     seen = []
 
@@ -45,5 +45,6 @@ def test_map_weights_shows_conv1d_weights_in_linear_layout():
 
     quantize.map_weights_(model, [name], fn)
     weight = model.get_submodule(name).get_base_layer().weight
-    assert seen == [(3 * TINY.n_embd, TINY.n_embd)] and weight.shape == (TINY.n_embd, 3 * TINY.n_embd)
+    n_embd = TINY_GPT2["n_embd"]
+    assert seen == [(3 * n_embd, n_embd)] and weight.shape == (n_embd, 3 * n_embd)
     assert weight[0, 1].item() == 16.0  # element (out=1, in=0) of the (out, in) view

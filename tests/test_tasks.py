@@ -3,8 +3,7 @@
 import collections
 
 import pytest
-import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from tests.common import tiny_gpt2
 
 import adapterlab  # noqa: F401  (offline before transformers)
 from adapterlab import tasks
@@ -80,10 +79,8 @@ def test_encode_masks_the_prompt(tokenizer):
 
 
 def _tiny_model(tokenizer, seed):
-    torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_embd=16, n_head=2, n_positions=64,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
-    return GPT2LMHeadModel(config).eval()
+    return tiny_gpt2(seed, vocab_size=len(tokenizer), n_layer=1, n_positions=64,
+                     eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
 
 
 def test_exact_match_agrees_with_greedy_generation(tokenizer):

@@ -2,22 +2,22 @@
 
 import pytest
 import torch
-from peft import LoraConfig, get_peft_model
-from transformers import GPT2Config, GPT2LMHeadModel
+from tests.common import tiny_gpt2, tiny_lora
 
 from adapterlab import training
 
-TINY = GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=16, vocab_size=50)
-IDS = torch.arange(200) % TINY.vocab_size
+VOCAB = 50
+IDS = torch.arange(200) % VOCAB
 
 
 def tiny(seed=1):
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(TINY)
+    """A 1-block tiny GPT-2 in train mode (the loops must leave it in eval)."""
+    return tiny_gpt2(seed, n_layer=1, vocab_size=VOCAB).train()
 
 
-def tiny_lora(seed=1):
-    return get_peft_model(tiny(seed), LoraConfig(r=2, lora_alpha=4, target_modules=["c_attn"], fan_in_fan_out=True))
+def lora(seed=1):
+    """An r=2 LoRA on c_attn of `tiny(seed)`, B at zero as PEFT initialises it, in train mode."""
+    return tiny_lora(tiny(seed), r=2, lora_alpha=4, seed=seed).train()
 
 
 def state(model, only_lora=False):
@@ -38,7 +38,7 @@ def test_pretrain_is_deterministic_lowers_the_loss_and_ends_in_eval():
 def test_adapter_loops_train_only_the_adapter():
     """train_on_windows and train_on_examples change lora_B (it starts at zero) and no base weight."""
     for run in ("windows", "examples"):
-        model = tiny_lora()
+        model = lora()
         before = state(model)
         if run == "windows":
             training.train_on_windows(model, IDS, steps=3, batch_size=2, block_size=8, lr=1e-2, seed=0)
@@ -65,7 +65,7 @@ def test_train_on_examples_draws_a_seeded_order():
             ids = torch.stack([IDS[i : i + 8] for i in picks])
             return {"input_ids": ids, "labels": ids}
 
-        training.train_on_examples(tiny_lora(), 50, batch_of, steps=2, batch_size=3, lr=1e-3, seed=seed)
+        training.train_on_examples(lora(), 50, batch_of, steps=2, batch_size=3, lr=1e-3, seed=seed)
         draws[seed].append(seen)
     assert draws[0][0] == draws[0][1] != draws[1][0]
 
