@@ -146,7 +146,7 @@ def test_message_code_spans_render_as_code():
     assert "<code>a&lt;b</code>" in Feedback("hint", "Look at `a<b`.")._repr_html_()
 
 
-def _inspect_box(box):
+def _diagnose_box(box):
     if box is None:
         return "none", "You passed None."
     if box.get("size") != 4:
@@ -156,7 +156,7 @@ def _inspect_box(box):
 
 @pytest.fixture
 def task_q():
-    return TaskQuestion(id="99.box", prompt="Build a box of size 4.", inspect=_inspect_box, success="A box of 4.",
+    return TaskQuestion(id="99.box", prompt="Build a box of size 4.", diagnose=_diagnose_box, success="A box of 4.",
                         hints=["size=4"], solution_text="Pass size=4.", solution_code="box = dict(size=4)",
                         slips=[Slip("box = dict(size=2)", "size"), Slip("box = None", "none")])
 
@@ -171,7 +171,7 @@ def test_task_question_names_the_mistake(task_q):
     assert progress.load()["99.box"] == {"attempts": 2, "correct": True, "peeked": False}
 
 
-def test_task_question_survives_an_object_it_cannot_inspect(task_q):
+def test_task_question_survives_an_object_it_cannot_diagnose(task_q):
     """An object that makes the check itself raise gets a message, not a traceback."""
     feedback = task_q.check(["not", "a", "box"])
     assert not feedback.correct and feedback.mistake == "check_raised" and "AttributeError" in feedback.message

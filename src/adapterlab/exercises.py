@@ -8,24 +8,26 @@ check returns a friendly nudge instead of raising, so notebooks run top to botto
 Four kinds: `ValueQuestion` (a value to compute, with a tolerance for floats), `CodeQuestion`
 (a function to write, checked against cases), `ChoiceQuestion` (multiple choice with an
 explanation for every choice, drawn with ipywidgets, answerable as text where no widget shows) and
-`TaskQuestion` (something to build: its check inspects the learner's live object, a model, a
+`TaskQuestion` (something to build: its check diagnoses the learner's live object, a model, a
 trainer or a folder, and names the typical mistake it finds). Attempts are recorded in a local file
 outside the repository; `show_progress()` summarises them.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from adapterlab import progress
+from adapterlab.feedback import Feedback
+
+# Notebooks take everything an exercise cell needs from this one module (d2l's one import line), so the
+# progress summary is re-exported here; it lives in progress.py with the attempts it reads.
 from adapterlab.progress import show_progress
 
-__all__ = ["____", "Feedback", "ValueQuestion", "CodeQuestion", "ChoiceQuestion", "TaskQuestion", "Slip",
+__all__ = ["____", "Feedback", "Question", "ValueQuestion", "CodeQuestion", "ChoiceQuestion", "TaskQuestion", "Slip",
            "show_progress"]
 
 
@@ -37,49 +39,6 @@ class _Placeholder:
 
 
 ____ = _Placeholder()
-
-_STYLE = {
-    "correct": ("#e6f4ea", "#1e7e34", "Correct"),
-    "incorrect": ("#fdecea", "#b02a37", "Not quite"),
-    "unattempted": ("#eef2f7", "#3d5a80", "Your turn"),
-    "hint": ("#fff8e1", "#8a6d00", "Hint"),
-    "solution": ("#f3eefc", "#5a3d99", "Solution"),
-}
-
-
-def _inline_html(text: str) -> str:
-    """Escapes `text` for HTML, drawing `code` spans as code and line breaks as breaks."""
-    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html.escape(text)).replace("\n", "<br>")
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What a check, a hint or a solution says; displays as a coloured box, reads as text."""
-
-    kind: str  # 'correct', 'incorrect', 'unattempted', 'hint' or 'solution'
-    message: str
-    question_id: str = ""
-    code: str = ""  # code to show as code, indentation kept (a worked solution)
-    mistake: str = ""  # the name of the typical mistake a TaskQuestion's check recognised
-
-    @property
-    def correct(self) -> bool:
-        return self.kind == "correct"
-
-    def __bool__(self) -> bool:
-        return self.correct
-
-    def __repr__(self) -> str:
-        text = f"{_STYLE[self.kind][2]}: {self.message}".rstrip()
-        return f"{text}\n{self.code}" if self.code else text
-
-    def _repr_html_(self) -> str:
-        background, colour, title = _STYLE[self.kind]
-        code = (f'<pre style="margin:6px 0 0;padding:6px 8px;background:rgba(255,255,255,0.6);white-space:pre-wrap">'
-                f"<code>{html.escape(self.code)}</code></pre>") if self.code else ""
-        return (f'<div style="background:{background};border-left:4px solid {colour};padding:6px 10px">'
-                f'<b style="color:{colour}">{title}:</b> {_inline_html(self.message)}{code}</div>')
-
 
 class Verdict(NamedTuple):
     """What grading an answer found: right or not, what to say, and which typical mistake it was (if known)."""
@@ -126,9 +85,14 @@ class Question:
         return Feedback("hint", self.hints[level - 1] + more, self.id)
 
     def solution(self) -> Feedback:
-        """Returns the worked solution."""
+        """Returns the worked solution, and records that the learner looked at it."""
         progress.record(self.id, correct=False, peeked=True)
-        return Feedback("solution", self.solution_text, self.id)
+        message, code = self._worked_solution()
+        return Feedback("solution", message, self.id, code=code)
+
+    def _worked_solution(self) -> tuple[str, str]:
+        """Returns (what to notice, code to show) of the solution; a kind shows its solution as it suits it."""
+        return self.solution_text, ""
 
     def _grade(self, answer: Any) -> tuple[bool, str] | Verdict:
         raise NotImplementedError
@@ -206,10 +170,8 @@ class CodeQuestion(Question):
         except Exception:  # a half-written function: let grading report what it raises
             return False
 
-    def solution(self) -> Feedback:
-        """Returns the worked solution, shown as code."""
-        progress.record(self.id, correct=False, peeked=True)
-        return Feedback("solution", "", self.id, code=self.solution_text)
+    def _worked_solution(self) -> tuple[str, str]:
+        return "", self.solution_text  # the solution is a function: shown as code, indentation kept
 
     def _grade(self, answer: Any) -> tuple[bool, str]:
         if not callable(answer):
@@ -287,15 +249,15 @@ class Slip:
 
 @dataclass
 class TaskQuestion(Question):
-    """Something to build. `check(obj)` inspects the learner's live object: a model, a trainer, a folder.
+    """Something to build. `check(obj)` diagnoses the learner's live object: a model, a trainer, a folder.
 
-    `inspect(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
+    `diagnose(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
     of the typical mistake it found and what to tell the learner. Many such mistakes run without an
     error (a silent failure); the check is how the learner finds out. `solution_code` and `slips` are
     code for the notebook's own state: the solved run runs each in place of the learner's lines.
     """
 
-    inspect: Callable[[Any], tuple[str, str] | None] | None = None
+    diagnose: Callable[[Any], tuple[str, str] | None] | None = None
     success: str = ""
     solution_code: str = ""
     slips: Sequence[Slip] = ()
@@ -306,7 +268,7 @@ class TaskQuestion(Question):
 
     def _grade(self, answer: Any) -> Verdict:
         try:
-            found = self.inspect(answer)
+            found = self.diagnose(answer)
         except Exception as exc:  # a learner's object can be anything; say what happened instead of crashing
             return Verdict(False, f"Checking it raised {type(exc).__name__} ({exc}); is it the object the task "
                                   "asks for? Try .hint().", "check_raised")
@@ -315,10 +277,8 @@ class TaskQuestion(Question):
         mistake, message = found
         return Verdict(False, message, mistake)
 
-    def solution(self) -> Feedback:
-        """Returns the worked solution: what to notice, then the code."""
-        progress.record(self.id, correct=False, peeked=True)
-        return Feedback("solution", self.solution_text, self.id, code=self.solution_code)
+    def _worked_solution(self) -> tuple[str, str]:
+        return self.solution_text, self.solution_code  # what to notice, then the code
 
     @property
     def mistakes(self) -> set[str]:

@@ -357,7 +357,7 @@ def _edit_hands_on_exercise(page, name: str, shots: Path) -> tuple[list[str], in
     exercise = next(e for e in exercises(notebook) if e.question_id == question_id)
     namespace: dict = {}
     exec(f"{imports}\n{slip.code}", namespace)
-    found = question.inspect(eval(exercise.arg, namespace))
+    found = question.diagnose(eval(exercise.arg, namespace))
     assert found and found[0] == mistake, found  # the solved run checks this too
     check_line = f"{exercise.name}.check({exercise.arg})"
     label, problems = f"{name} hands-on exercise {question_id}", []

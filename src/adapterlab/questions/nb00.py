@@ -63,7 +63,7 @@ def _trainable(model: nn.Module) -> list[str]:
     return [name for name, p in model.named_parameters() if p.requires_grad]
 
 
-def inspect_frozen(model: Any) -> tuple[str, str] | None:
+def diagnose_frozen(model: Any) -> tuple[str, str] | None:
     """q4: a gpt2-mini in which no parameter requires grad."""
     problem = _mini_problem(model)
     if problem:
@@ -90,7 +90,7 @@ q4 = TaskQuestion(
     id="00.freeze",
     prompt="Load a fresh gpt2-mini and freeze it: no parameter an optimizer could update. Keep it in "
            "`frozen_mini`.",
-    inspect=inspect_frozen,
+    diagnose=diagnose_frozen,
     success="No tensor of `frozen_mini` requires grad: an optimizer would have nothing to update. PEFT does "
             "exactly this to the base before it adds the adapter (notebook 01).",
     hints=["Every `nn.Parameter` has a `requires_grad` flag; a module can set it on all of its parameters.",
@@ -105,7 +105,7 @@ q4 = TaskQuestion(
 )
 
 
-def inspect_top_block(model: Any) -> tuple[str, str] | None:
+def diagnose_top_block(model: Any) -> tuple[str, str] | None:
     """q5: a gpt2-mini in which only the last block (transformer.h.3) trains."""
     problem = _mini_problem(model)
     if problem:
@@ -132,7 +132,7 @@ q5 = TaskQuestion(
     id="00.top_block",
     prompt="Make a fresh gpt2-mini in which only the last transformer block (`transformer.h[-1]`) trains, "
            "everything else frozen. Keep it in `top_block`.",
-    inspect=inspect_top_block,
+    diagnose=diagnose_top_block,
     success="Only `transformer.h.3` trains: 12 tensors, 198,272 of gpt2-mini's parameters. Training a slice of the "
             "model was the idea before LoRA; an adapter trains far fewer (notebook 01).",
     hints=["Freeze the whole model, then unfreeze one block: `module.requires_grad_(True)`.",

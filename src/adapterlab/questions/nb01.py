@@ -66,7 +66,7 @@ q4 = ChoiceQuestion(
 )
 
 
-# Hands-on: the checks inspect the learner's live PeftModel; nb02's checks reuse these helpers.
+# Hands-on: the checks diagnose the learner's live PeftModel; nb02's checks reuse these helpers.
 MINI_SHAPE = {"n_layer": 4, "n_embd": 128}  # gpt2-mini, as adapterlab.models builds it
 
 
@@ -139,12 +139,12 @@ def wraps_problem(model: PeftModel, suffix: str) -> tuple[str, str] | None:
                        f"the {len(wanted)} `{suffix}` modules, one per block.")
 
 
-def inspect_wrapped(model: Any) -> tuple[str, str] | None:
+def diagnose_wrapped(model: Any) -> tuple[str, str] | None:
     """q5: a PeftModel around a fresh gpt2-mini, r=4, alpha 8, on every c_attn and nothing else."""
     return peft_model_problem(model) or wraps_problem(model, "attn.c_attn") or lora_settings_problem(model, 4, 8)
 
 
-def inspect_attn_only(model: Any) -> tuple[str, str] | None:
+def diagnose_attn_only(model: Any) -> tuple[str, str] | None:
     """q6: LoRA r=4 on the attention output projections of gpt2-mini only."""
     return peft_model_problem(model) or wraps_problem(model, "attn.c_proj") or lora_settings_problem(model, 4, 8)
 
@@ -160,7 +160,7 @@ q5 = TaskQuestion(
     id="01.wrap_mini",
     prompt="Wrap a fresh gpt2-mini with LoRA of rank 4 and lora_alpha 8 on every `c_attn`, configured as "
            "GPT-2's `Conv1D` layers need, and keep the wrapped model in `my_model`.",
-    inspect=inspect_wrapped,
+    diagnose=diagnose_wrapped,
     success="A PeftModel around gpt2-mini: the 4 `c_attn` modules wrapped at r=4, alpha 8 (scaling 2), "
             "and only lora_A and lora_B trainable: 4 x 4 x (128 + 384) = 8,192 parameters. (Without "
             "`fan_in_fan_out=True`, PEFT would have warned and set it for you, as in section 2.)",
@@ -183,7 +183,7 @@ q6 = TaskQuestion(
     id="01.attn_c_proj",
     prompt="Wrap a fresh gpt2-mini with LoRA (r=4, lora_alpha 8, fan_in_fan_out=True) on the attention's "
            "output projection only, in every block, and keep it in `attn_only`.",
-    inspect=inspect_attn_only,
+    diagnose=diagnose_attn_only,
     success="Only the 4 attention output projections are wrapped (`transformer.h.N.attn.c_proj`); the MLP's "
             "`c_proj` is left alone.",
     hints=["Section 7 listed the modules whose names end in c_proj: how many are there per block?",

@@ -73,7 +73,7 @@ def _lora_b_all_zero(tensors: dict) -> bool:
     return bool(b) and all(not t.any() for t in b)
 
 
-def inspect_trained(trainer: Any) -> tuple[str, str] | None:
+def diagnose_trained(trainer: Any) -> tuple[str, str] | None:
     """q4: a Trainer that trained LoRA r=4, alpha 8 on gpt2-mini's c_attn for 10 steps."""
     if isinstance(trainer, TrainOutput):
         return ("train_output", "That is what `train()` returns (a TrainOutput: the steps and the loss). Keep the "
@@ -97,7 +97,7 @@ def inspect_trained(trainer: Any) -> tuple[str, str] | None:
     return None
 
 
-def inspect_saved_adapter(folder: Any) -> tuple[str, str] | None:
+def diagnose_saved_adapter(folder: Any) -> tuple[str, str] | None:
     """q5: a folder holding only an adapter, as PEFT writes it, with trained weights."""
     if not isinstance(folder, (str, Path)):
         return "not_folder", f"Pass the folder you saved into (a Path or a str), not {type(folder).__name__}."
@@ -139,7 +139,7 @@ q4 = TaskQuestion(
     id="02.train_small",
     prompt="Wrap a fresh gpt2-mini with LoRA r=4, lora_alpha 8 on `c_attn` only, and train it for 10 steps with "
            "`trainer_for` (section 5) into a new folder. Keep the Trainer in `my_trainer`.",
-    inspect=inspect_trained,
+    diagnose=diagnose_trained,
     success="Trainer trained a LoRA adapter of rank 4 on the 4 `c_attn` modules for 10 steps, and only it: "
             "GPT-2's own weights stayed frozen.",
     hints=["`trainer_for(model, folder, max_steps=10)` builds the Trainer; nothing trains until `.train()`.",
@@ -159,7 +159,7 @@ q5 = TaskQuestion(
     id="02.save_adapter",
     prompt="Save only the adapter of `model` (the one trained in section 2) into a new folder, and pass that "
            "folder.",
-    inspect=inspect_saved_adapter,
+    diagnose=diagnose_saved_adapter,
     success="The folder holds the adapter as PEFT writes it, adapter_config.json and adapter_model.safetensors "
             "(README.md is PEFT's model card), with trained weights.",
     hints=["Which object's save_pretrained writes only the adapter: the PeftModel's, or the base model's?",

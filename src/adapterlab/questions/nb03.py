@@ -103,7 +103,7 @@ def _same_tensors(file: Path, folder: Path) -> bool:
     return mine.keys() == saved.keys() and all(torch.equal(mine[k], saved[k]) for k in saved)
 
 
-def inspect_save_one(folder: Any) -> tuple[str, str] | None:
+def diagnose_save_one(folder: Any) -> tuple[str, str] | None:
     """q5: a folder holding the 'english' adapter of `pair` only, in its subfolder, as PEFT writes it."""
     problem = _folder_problem(folder)
     if problem:
@@ -129,7 +129,7 @@ q5 = TaskQuestion(
     id="03.save_one",
     prompt="`pair` holds two adapters, 'english' and 'spanish'. Save the English one only into a new folder, "
            "and put that folder in `my_folder`.",
-    inspect=inspect_save_one,
+    diagnose=diagnose_save_one,
     success="english/adapter_config.json and english/adapter_model.safetensors (plus PEFT's README.md): one "
             "adapter, in a subfolder named after it because its name is not 'default'.",
     hints=["Does PeftModel's `save_pretrained` save the active adapter, or all of them?",
@@ -143,7 +143,7 @@ q5 = TaskQuestion(
 )
 
 
-def inspect_shareable(folder: Any) -> tuple[str, str] | None:
+def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
     """q6: an adapter folder with safetensors weights and base_model_name_or_path 'gpt2-mini'."""
     problem = _folder_problem(folder)
     if problem:
@@ -171,7 +171,7 @@ q6 = TaskQuestion(
     id="03.shareable",
     prompt="Save `portable`'s adapter into `my_share`, a folder to send to a colleague: safetensors weights, and "
            "a config that names its base 'gpt2-mini' instead of this machine's path.",
-    inspect=inspect_shareable,
+    diagnose=diagnose_shareable,
     success="adapter_model.safetensors and an adapter_config.json whose base_model_name_or_path is 'gpt2-mini': "
             "nothing in the folder points at this machine.",
     hints=["Section 2: where does `base_model_name_or_path` come from when the base was loaded from a folder?",

@@ -100,7 +100,7 @@ def _not_peft(model: Any) -> tuple[str, str] | None:
                         ". (`load_adapter` returns the keys it could not place, not a model.)")
 
 
-def inspect_resumed(model: Any) -> tuple[str, str] | None:
+def diagnose_resumed(model: Any) -> tuple[str, str] | None:
     """q5: the Spanish demo adapter reloaded onto gpt2-mini, its LoRA tensors trainable and the base frozen."""
     folder = demo_adapters()["spanish"]
     problem = _not_peft(model)
@@ -130,7 +130,7 @@ q5 = TaskQuestion(
     id="04.resume_trainable",
     prompt="Reload the Spanish demo adapter (`demo_adapters()['spanish']`) onto a fresh gpt2-mini so that its "
            "training can go on, and keep the model in `my_resumed`.",
-    inspect=inspect_resumed,
+    diagnose=diagnose_resumed,
     success="The saved adapter, its 32 LoRA tensors trainable and every GPT-2 weight frozen. (It came back in "
             "train mode, section 2: right for training, `eval()` before you compare outputs.)",
     hints=["Section 2: which argument of `PeftModel.from_pretrained` decides whether the reload is frozen?"],
@@ -153,7 +153,7 @@ def _english_logits() -> torch.Tensor:
     return logits(model, torch.arange(1, 17).reshape(2, 8))  # (2, 8): any ids the vocabulary has
 
 
-def inspect_english_reload(model: Any) -> tuple[str, str] | None:
+def diagnose_english_reload(model: Any) -> tuple[str, str] | None:
     """q6: the English demo adapter active in a frozen PeftModel that computes exactly what it computes."""
     folder = demo_adapters()["english"]
     problem = _not_peft(model)
@@ -193,7 +193,7 @@ q6 = TaskQuestion(
     id="04.reload_english",
     prompt="Load the English demo adapter (`demo_adapters()['english']`) onto a fresh gpt2-mini, ready for "
            "inference: frozen, computing exactly what the saved adapter computes. Keep the model in `my_english`.",
-    inspect=inspect_english_reload,
+    diagnose=diagnose_english_reload,
     success="The English adapter, with the config read from its own file, frozen, in eval mode: the outputs "
             "it was saved with.",
     hints=["Section 4 lists the traps of the get_peft_model + load_adapter recipe.",

@@ -85,7 +85,7 @@ def _holds_adapter_of(model: PeftModel, name: str) -> str | None:
     return None
 
 
-def inspect_server(server: Any) -> tuple[str, str] | None:
+def diagnose_server(server: Any) -> tuple[str, str] | None:
     """q5: a PeftModel holding both shipped adapters under their task names, english_ner active and answering."""
     if not isinstance(server, PeftModel):
         return ("not_peft", f"Expected the PeftModel that `PeftModel.from_pretrained` returns, not "
@@ -124,7 +124,7 @@ q5 = TaskQuestion(
     prompt="Load both shipped task adapters (`folders`) into one PeftModel on a fresh gpt2-mini, named "
            "'spanish_sentiment' and 'english_ner' after their tasks, make 'english_ner' the active one, and keep "
            "the model in `my_server`.",
-    inspect=inspect_server,
+    diagnose=diagnose_server,
     success="One base, two adapters under their own names, 'english_ner' active: the model writes the English "
             "task's answer. `set_adapter('spanish_sentiment')` would switch it in microseconds.",
     hints=["Section 3: `PeftModel.from_pretrained(base, folder, adapter_name=...)`, then "
@@ -153,7 +153,7 @@ def _base_logits() -> torch.Tensor:
         return load_model("gpt2-mini")(**batch).logits
 
 
-def inspect_base_logits(logits: Any) -> tuple[str, str] | None:
+def diagnose_base_logits(logits: Any) -> tuple[str, str] | None:
     """q6: the base model's logits for `batch`, computed with `server` and its adapters switched off."""
     if hasattr(logits, "logits") and not isinstance(logits, torch.Tensor):
         return ("output_object", f"This is the model's whole output ({type(logits).__name__}); keep its "
@@ -176,7 +176,7 @@ q6 = TaskQuestion(
     id="05.base_logits",
     prompt="Using `server` (section 9; no new base model), compute the base model's logits for section 5's "
            "`batch` and keep them in `my_base_logits`.",
-    inspect=inspect_base_logits,
+    diagnose=diagnose_base_logits,
     success="Exactly the base model's logits, the same floats, from a model that holds two adapters; after "
             "the `with` block its adapter is back on.",
     hints=["Section 5 compares `disable_adapter()` with and without `with`."],

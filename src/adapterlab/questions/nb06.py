@@ -140,7 +140,7 @@ def _plain_problem(model: Any, what: str) -> tuple[str, str] | None:
     return None
 
 
-def inspect_merge_copy(pair: Any) -> tuple[str, str] | None:
+def diagnose_merge_copy(pair: Any) -> tuple[str, str] | None:
     """q5: (served, my_merged): served still the unmerged Spanish PeftModel, my_merged a merged plain copy."""
     served, merged = pair
     if not isinstance(served, PeftModel):
@@ -171,7 +171,7 @@ q5 = TaskQuestion(
     id="06.merge_copy",
     prompt="Make `my_merged`, a plain model with the Spanish adapter merged into it, and keep `served` what it "
            "is: an unmerged PeftModel whose base weights are untouched.",
-    inspect=inspect_merge_copy,
+    diagnose=diagnose_merge_copy,
     success="Two models: `served`, still a PeftModel with its 16 LoRA layers and the original base weights, and "
             "`my_merged`, a plain GPT-2 that computes the same logits up to float32 rounding.",
     hints=["Section 2: what does `merge_and_unload()` do to the base model the PeftModel wraps?",
@@ -186,7 +186,7 @@ q5 = TaskQuestion(
 )
 
 
-def inspect_english_merged(model: Any) -> tuple[str, str] | None:
+def diagnose_english_merged(model: Any) -> tuple[str, str] | None:
     """q6: a plain model with the English adapter merged in, made from `both()` (Spanish active)."""
     problem = _plain_problem(model, "This")
     if problem:
@@ -205,7 +205,7 @@ q6 = TaskQuestion(
     id="06.merge_english",
     prompt="From `both()` (section 7: 'english' and 'spanish' loaded, 'spanish' active), make `my_english`: a plain "
            "model with the English adapter merged into it, and nothing else.",
-    inspect=inspect_english_merged,
+    diagnose=diagnose_english_merged,
     success="A plain GPT-2 computing the English adapter's logits, up to float32 rounding.",
     hints=["Which adapter does `merge_and_unload()` merge when you name none?",
            "Section 7 shows an argument that names the adapters to merge."],

@@ -113,7 +113,7 @@ def _adapter_file(folder: Any) -> tuple[Path | None, tuple[str, str] | None]:
     return Path(folder) / "adapter_model.safetensors", None
 
 
-def inspect_budget(folder: Any) -> tuple[str, str] | None:
+def diagnose_budget(folder: Any) -> tuple[str, str] | None:
     """q5: gpt2-mini's every c_attn, the largest r whose adapter file fits in BUDGET bytes, saved."""
     path, problem = _adapter_file(folder)
     if problem:
@@ -139,7 +139,7 @@ q5 = TaskQuestion(
     prompt=f"Give every `c_attn` of a fresh gpt2-mini the largest LoRA rank r whose saved "
            f"adapter_model.safetensors is at most {BUDGET:,} bytes, save it into a new folder under `work`, and put "
            "the folder in `my_budget`.",
-    inspect=inspect_budget,
+    diagnose=diagnose_budget,
     success="The largest r that fits, file and header included: the prediction to the byte decided it.",
     hints=["`estimate(model_dir('gpt2-mini'), ['c_attn'], r).file_bytes` predicts the whole file for each r.",
            "The tensors of r=8 take 65,536 bytes; what does the header add?"],
@@ -160,7 +160,7 @@ q5 = TaskQuestion(
 )
 
 
-def inspect_half(folder: Any) -> tuple[str, str] | None:
+def diagnose_half(folder: Any) -> tuple[str, str] | None:
     """q6: an adapter stored in bfloat16, every tensor, exactly as big as the prediction for bfloat16."""
     path, problem = _adapter_file(folder)
     if problem:
@@ -186,7 +186,7 @@ q6 = TaskQuestion(
     id="07.bfloat16",
     prompt="Save an r=8 adapter on gpt2-mini's `c_attn` whose tensors are stored in bfloat16 (half of float32's "
            "bytes) into a new folder under `work`, and put the folder in `my_half`.",
-    inspect=inspect_half,
+    diagnose=diagnose_half,
     success="Every tensor BF16, and the file exactly as big as estimate(..., 'bfloat16') predicts.",
     hints=["Load the base in bfloat16: `load_model('gpt2-mini', dtype=torch.bfloat16)`. Then look at the "
            "dtypes in the file you saved.",
