@@ -12,10 +12,8 @@ PORT ?= 8888
 BROWSER_FLAG := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname))),,--no-browser)
 # JupyterLab refuses to run as root unless told to (containers, Binder-like machines often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-# pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
-PYTEST = $(PY) -m pytest $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
-.PHONY: lab test unit notebooks-test notebooks models lint bench browser browser-test clean-venv test-latest
+.PHONY: lab test check unit notebooks-test notebooks models lint bench browser browser-test clean-venv test-latest
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make with PYTHON=/path/to/python3.11")'
@@ -37,34 +35,66 @@ lab: models
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests benchmarks tools
 
-# Hermetic: the tests build what they need into a temporary cache (tests/conftest.py), so no `make models` first.
-unit: $(VENV)/.installed
-	@$(call PYTEST,tests)
+# ---------------------------------------------------------------------------------------------- the tiers
+# `make check`: the inner loop (lint, unit tests not marked slow; a couple of minutes).
+# `make test`: what CI runs: everything, slow recipe re-runs, the solved notebooks, browser and room included.
+#
+# Every test stage runs with HOME, the model cache, the work folder, progress, Jupyter's, IPython's and
+# matplotlib's folders under build/ (TEST_ENV), never the user's own: `make test` reads and writes nothing in
+# HOME but pip's and npm's download caches (the install). The model cache build/models is built once (a
+# current, stamped cache is only read) and used by every stage.
+BUILD := $(CURDIR)/build
+TEST_HOME := $(BUILD)/home
+TEST_CACHE := $(BUILD)/models
+RUN_DIR := $(BUILD)/run
+SOLVED := $(BUILD)/solved
+TEST_ENV = env HOME=$(TEST_HOME) XDG_CACHE_HOME=$(TEST_HOME)/.cache XDG_CONFIG_HOME=$(TEST_HOME)/.config \
+	XDG_DATA_HOME=$(TEST_HOME)/.local/share MPLCONFIGDIR=$(TEST_HOME)/.config/matplotlib \
+	IPYTHONDIR=$(TEST_HOME)/.ipython JUPYTER_CONFIG_DIR=$(TEST_HOME)/.jupyter \
+	JUPYTER_DATA_DIR=$(TEST_HOME)/.local/share/jupyter JUPYTER_RUNTIME_DIR=$(TEST_HOME)/.local/share/jupyter/runtime \
+	ADAPTERLAB_CACHE=$(TEST_CACHE) ADAPTERLAB_TEST_CACHE=$(TEST_CACHE) \
+	ADAPTERLAB_PROGRESS=$(RUN_DIR)/progress.json ADAPTERLAB_WORK=$(RUN_DIR)/work
+# pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
+TEST_PYTEST = $(TEST_ENV) $(PY) -m pytest -p no:cacheprovider $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
-# A run of the notebooks keeps its progress and the adapter notebook 02 saves in build/run/, never in the
-# learner's own files, so a fresh run's stored outputs show no one's attempts.
-RUN_DIR := $(CURDIR)/build/run
-notebooks-test notebooks: export ADAPTERLAB_PROGRESS = $(RUN_DIR)/progress.json
-notebooks-test notebooks: export ADAPTERLAB_WORK = $(RUN_DIR)/work
+.PHONY: check test-home test-models
+check: lint test-home
+	@$(call TEST_PYTEST,-m "not slow" tests)
 
-notebooks-test: models
-	@rm -rf $(RUN_DIR)
-	@$(call PYTEST,$(NBVAL) notebooks)
+# A fresh HOME and run folder for each run of the tests (the model cache is kept: it is stamped).
+test-home: $(VENV)/.installed
+	@rm -rf $(TEST_HOME) $(RUN_DIR) && mkdir -p $(TEST_HOME) $(RUN_DIR)
+
+test-models: test-home
+	@$(TEST_ENV) $(PY) -m adapterlab build
+
+# Every test module, the slow recipe re-runs included (the browser and room tests have their own stages).
+unit: test-models
+	@$(call TEST_PYTEST,tests)
+
+# Each notebook once, with its solved cells: tools/solved_run.py writes every notebook to build/solved/ with a
+# cell after each tagged exercise that answers it with each typical wrong answer (rejected with its message)
+# and then the solution (accepted); nbval runs every cell in one fresh kernel per notebook and compares the
+# outputs of the cells tagged nbval-check-output.
+notebooks-test: test-models
+	@rm -rf $(SOLVED) $(RUN_DIR) && mkdir -p $(RUN_DIR)
+	@$(TEST_ENV) $(PY) -m tools.solved_run --write $(SOLVED)
+	@$(call TEST_PYTEST,$(NBVAL) $(SOLVED))
 
 # Debian's chromium for the browser test; says why when it cannot install it (fails only under CI=true).
 browser: $(VENV)/.installed
 	tools/install_browser.sh $(PY)
 
 # Every notebook in a real JupyterLab in headless Chromium; skipped, with the reason, without Chromium.
-browser-test: models browser
-	@$(call PYTEST,-m browser tests/browser)
+browser-test: test-models browser
+	@$(call TEST_PYTEST,-m browser tests/browser)
 
-test: lint unit notebooks-test solutions-test browser-test hub-test
+test: lint unit notebooks-test browser-test hub-test
 
-# Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run.
-notebooks: models
-	@rm -rf $(RUN_DIR)
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 notebooks/*.ipynb
+# Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run (in the
+# tests' fresh HOME and run folder, so they show no one's attempts).
+notebooks: test-models
+	$(TEST_ENV) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 notebooks/*.ipynb
 
 # Times every notebook (warm and cold cache) and compares adapters with full models; writes
 # docs/benchmarks.{json,md,png}. Not part of `make test`. On a shared machine: make bench BENCH_ARGS="--threads 1"
@@ -102,19 +132,11 @@ test-latest:
 clean-venv:
 	rm -rf $(VENV)
 
-# The solved run: every tagged exercise answered with each typical wrong answer (rejected with its message),
-# then with its solution (accepted), in its notebook's own state; each notebook with tagged exercises is
-# re-executed in a fresh kernel (tools/solved_run.py). Progress and saved adapters go to a scratch folder.
-.PHONY: solutions-test
-solutions-test: export ADAPTERLAB_SOLVED_RUN = 1
-solutions-test: models
-	@$(call PYTEST,tests/test_solutions.py)
-
 # A workshop room (tests/hub, docs/JUPYTERHUB.md): a real JupyterHub on 127.0.0.1, learner accounts made with
 # useradd, one shared read-only model folder. `make hub` adds JupyterHub's proxy, configurable-http-proxy, from
-# npm into the venv (JupyterHub itself comes with the dev extra); `make hub-test` runs the room (four learners,
-# notebook 00 at once; a few minutes): it needs root, and is skipped with the reason without it, except under
-# CI=true. Measuring how many learners a machine holds: sudo .venv/bin/python tools/bench_hub_room.py
+# npm into the venv (JupyterHub itself comes with the dev extra); `make hub-test` runs the room (four learners
+# at once): it creates Unix accounts, so it runs only under CI=true or with ADAPTERLAB_ROOM=1 (and as root), and
+# is skipped with the reason otherwise. How many learners a machine holds: sudo .venv/bin/python -m tools.bench_hub_room
 CHP_VERSION := 5.3.0
 CHP := $(VENV)/node_modules/.bin/configurable-http-proxy
 
@@ -126,6 +148,6 @@ hub: $(VENV)/.installed $(CHP)
 	@$(PY) -c 'import jupyterhub' 2>/dev/null || { echo "JupyterHub is not in $(VENV): it comes with the dev extra (pip install -e '.[dev]')." >&2; exit 1; }
 
 hub-test: hub
-	@$(call PYTEST,-m hub tests/hub)
+	@$(call TEST_PYTEST,-m hub tests/hub)
 
 .PHONY: hub hub-test

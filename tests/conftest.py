@@ -1,9 +1,13 @@
-"""Hermetic tests: every run gets a fresh HOME and its own model cache; nothing touches the learner's.
+"""Hermetic tests: every run gets a fresh HOME and a model cache of the tests; nothing touches the learner's.
 
-The session's model cache is a temporary folder (`gpt2` is built into it once, when a test first asks,
-in a few seconds; `gpt2-mini` and the adapters ship with the package). Each test also writes progress
-to its own file. At the end, the session checks that the fresh HOME holds no model cache.
+The model cache is ADAPTERLAB_TEST_CACHE where the runner built one for every stage (`make test` and
+`make check`: build/models), else a temporary folder (`gpt2` is built into it once, when a test first asks,
+in a few seconds; `gpt2-mini` and the adapters ship with the package). A learner's ADAPTERLAB_CACHE is
+never used. Each test also writes progress to its own file. At the end, the session checks that the fresh
+HOME holds no model cache.
 """
+
+import os
 
 import pytest
 
@@ -15,7 +19,7 @@ def _fresh_home_and_cache(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     patch = pytest.MonkeyPatch()
     patch.setenv("HOME", str(home))
-    patch.setenv("ADAPTERLAB_CACHE", str(tmp_path_factory.mktemp("model-cache")))
+    patch.setenv("ADAPTERLAB_CACHE", os.environ.get("ADAPTERLAB_TEST_CACHE") or str(tmp_path_factory.mktemp("model-cache")))
     patch.setenv("ADAPTERLAB_WORK", str(tmp_path_factory.mktemp("work")))
     models.model_dir.cache_clear()
     yield home

@@ -12,10 +12,12 @@ each such cell (which must only nudge: no attempt recorded) the solved notebook 
 - then the reference solution (a `TaskQuestion`'s `solution_code`, a `CodeQuestion`'s `solution_text`,
   a value or a choice) and an assert that the check accepts it.
 
-The notebook runs top to bottom in a fresh kernel (nbclient). A solution that drifted from its check,
-or a slip its check no longer recognises, stops the run at that cell's assert.
+`make test` writes every notebook, solved, to build/solved/ (`--write`) and runs them under nbval: each
+notebook once, every original cell and every solved cell in one fresh kernel. A solution that drifted
+from its check, or a slip its check no longer recognises, fails that cell's assert. Run without
+`--write`, the tool executes the solved notebooks itself (nbclient), for one notebook at a time:
 
-    .venv/bin/python -m tools.solved_run                      # every notebook with tagged exercises
+    .venv/bin/python -m tools.solved_run --write build/solved       # what make test runs under nbval
     .venv/bin/python -m tools.solved_run notebooks/02_training_adapters.ipynb
 """
 
@@ -170,10 +172,36 @@ def notebooks_with_exercises() -> list[Path]:
             if any(TAG in cell.metadata.get("tags", []) for cell in nbformat.read(path, as_version=4).cells)]
 
 
+def write_solved(folder: Path, paths: list[Path] | None = None) -> dict[str, int]:
+    """Writes each notebook (default: every one in notebooks/) into `folder`, solved where it has exercises.
+
+    A notebook without tagged exercise cells is written as it is, so the folder holds the whole sequence.
+    Returns {notebook name: number of solved cells}.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for path in paths or sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        solved, questions = solved_notebook(nb)
+        nbformat.write(solved, folder / path.name)
+        counts[path.name] = len(questions)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook with tagged exercises")
+    parser.add_argument("--write", type=Path, metavar="FOLDER",
+                        help="write the solved notebooks into FOLDER instead of running them (for nbval)")
     args = parser.parse_args(argv)
+    if args.write:
+        try:
+            counts = write_solved(args.write, args.notebooks)
+        except SolvedRunError as error:
+            print(f"solved_run: {error}", file=sys.stderr)
+            return 2
+        print(f"solved_run: {len(counts)} notebooks, {sum(counts.values())} solved cells")
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         os.environ.update(scratch_environment(Path(scratch)))
         failed = 0
