@@ -1,7 +1,9 @@
 """A workshop room for the hub test: shared models built once as root, learner accounts, a learners' Python.
 
 The hub test only runs when asked for (`pytest -m hub`, `pytest tests/hub` or `make hub-test`), so
-`pytest tests` stays quick. It needs root, `useradd`, JupyterHub and configurable-http-proxy (`make hub`):
+`pytest tests` stays quick. It creates system accounts, so it runs only under CI=true or with
+ADAPTERLAB_ROOM=1 (on a learner's own machine, `make test` as root must not add users to it); otherwise it
+is skipped with the reason. It needs root, `useradd`, JupyterHub and configurable-http-proxy (`make hub`):
 without them it is skipped with the reason, except under CI=true, where they are a failure.
 
 ADAPTERLAB_ROOM_LEARNERS sets how many learners run at once (default 4). ADAPTERLAB_ROOM_MODELS names a
@@ -56,9 +58,17 @@ def room_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def opted_in() -> bool:
+    """True under CI=true or ADAPTERLAB_ROOM=1: only then may the test create Unix accounts."""
+    return in_ci() or os.environ.get("ADAPTERLAB_ROOM", "").strip() == "1"
+
+
 @pytest.fixture(scope="session")
 def prerequisites():
-    """Skips (or, under CI=true, fails) when this machine cannot host the room, saying why."""
+    """Skips unless opted in; skips (or, under CI=true, fails) when this machine cannot host the room, saying why."""
+    if not opted_in():
+        pytest.skip("hub test skipped: it creates Unix accounts on this machine; set ADAPTERLAB_ROOM=1 to allow "
+                    "it (CI=true does)")
     if problems := room_setup.missing_prerequisites():
         reason = "; ".join(problems)
         if in_ci():
