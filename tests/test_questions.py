@@ -1,16 +1,23 @@
 """Every exercise of every notebook: its reference answer passes, typical slips are rejected with help."""
 
+import importlib
+import json
+import pkgutil
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import GPT2Config, GPT2LMHeadModel
+from tests.common import tiny_gpt2
 from transformers.trainer_utils import TrainOutput
 
-from adapterlab import progress
-from adapterlab.exercises import TaskQuestion, ____
+from adapterlab import progress, questions
+from adapterlab.exercises import Question, TaskQuestion, ____
 from adapterlab.questions import all_questions, nb01, nb02
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 QUESTIONS = all_questions()
 IDS = [q.id for q in QUESTIONS]
@@ -20,9 +27,30 @@ ANSWERED = [q for q in QUESTIONS if not isinstance(q, TaskQuestion)]
 HANDS_ON = [q for q in QUESTIONS if isinstance(q, TaskQuestion)]
 
 
-def test_there_are_questions_and_ids_are_unique():
-    """Each notebook contributes questions, and no two share an id (progress is keyed by it)."""
-    assert len(QUESTIONS) >= 6 and HANDS_ON
+def _notebook_imports(number: str) -> set[str]:
+    """The names notebook `number` imports from its questions module (`from adapterlab.questions.nbNN import ...`)."""
+    (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
+    code = "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+                     if cell["cell_type"] == "code")
+    found = re.findall(rf"from adapterlab\.questions\.nb{number} import ([\w, ]+)", code)
+    return {name.strip() for names in found for name in names.split(",") if name.strip()}
+
+
+@pytest.mark.parametrize("module", [info.name for info in pkgutil.iter_modules(questions.__path__)])
+def test_every_question_is_asked_by_its_notebook(module):
+    """Each questions module's questions carry its notebook's number and are all imported by that notebook,
+    one of them hands-on: no question is dead, none is filed under another notebook."""
+    number = module.removeprefix("nb")
+    asked = {name: q for name, q in vars(importlib.import_module(f"adapterlab.questions.{module}")).items()
+             if isinstance(q, Question)}
+    assert asked and any(isinstance(q, TaskQuestion) for q in asked.values())
+    assert all(q.id.startswith(f"{number}.") for q in asked.values()), [q.id for q in asked.values()]
+    unasked = set(asked) - _notebook_imports(number)
+    assert not unasked, f"notebook {number} never imports {sorted(unasked)}"
+
+
+def test_ids_are_unique():
+    """No two questions share an id (progress is keyed by it)."""
     assert len(IDS) == len(set(IDS))
 
 
@@ -50,12 +78,19 @@ def test_question_has_hint_and_solution(question):
 
 @pytest.mark.parametrize("question", HANDS_ON, ids=[q.id for q in HANDS_ON])
 def test_hands_on_question_is_complete(question):
-    """A hands-on question has a check, a success message, solution code and slips naming distinct mistakes."""
-    assert question.inspect and question.success and question.solution_code
-    assert question.slips and len(question.mistakes) == len(question.slips)
-    compile(question.solution_code, question.id, "exec")
-    for slip in question.slips:
-        compile(slip.code, f"{question.id} slip {slip.mistake}", "exec")
+    """A hands-on question has a success message and slips that each name a different mistake with code that is
+    not the solution (the solved run, tests/test_solutions.py, runs them in the notebook's state)."""
+    assert question.success and question.solution_code and question.slips
+    assert len(question.mistakes) == len(question.slips)
+    assert all(slip.code.strip() != question.solution_code.strip() for slip in question.slips)
+    assert len({slip.code.strip() for slip in question.slips}) == len(question.slips)
+
+
+@pytest.mark.parametrize("question", HANDS_ON, ids=[q.id for q in HANDS_ON])
+def test_hands_on_check_rejects_nothing(question):
+    """A check handed None (a cell that built nothing, or kept print's result) says it is not it, with a reason."""
+    feedback = question.check(None)
+    assert feedback.kind == "incorrect" and feedback.message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=IDS)
@@ -66,9 +101,8 @@ def test_blank_is_a_nudge(question):
 
 
 # The hands-on checks, on tiny models of gpt2-mini's shape (4 layers, 128 wide, a 16-token vocabulary).
-def _mini(**config) -> GPT2LMHeadModel:
-    torch.manual_seed(0)
-    return GPT2LMHeadModel(GPT2Config(n_layer=4, n_embd=128, n_head=4, n_positions=32, vocab_size=16, **config))
+def _mini(**config):
+    return tiny_gpt2(n_layer=4, n_embd=128, n_head=4, n_positions=32, vocab_size=16, **config)
 
 
 def _wrap(targets, r=4, alpha=8, base=None):
@@ -92,7 +126,7 @@ def test_wrap_check_names_each_mistake():
     assert _mistake(nb01.q5, _wrap(["c_attn"], r=8, alpha=16)) == "rank"
     assert _mistake(nb01.q5, _wrap(["c_attn"], alpha=16)) == "alpha"
     assert _mistake(nb01.q5, _wrap(["c_attn", "c_fc"])) == "targets"
-    wide = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=16))
+    wide = tiny_gpt2(n_embd=64, n_head=4, vocab_size=16)  # 2 blocks 64 wide: not gpt2-mini
     assert _mistake(nb01.q5, _wrap(["c_attn"], base=wide)) == "wrong_base"
     unfrozen = _wrap(["c_attn"]).requires_grad_(True)
     assert _mistake(nb01.q5, unfrozen) == "unfrozen"
