@@ -1,9 +1,10 @@
-"""Tests of adapterlab.calculator: the widgets recompute on every change, and the plain call agrees."""
+"""adapterlab.calculator and its widget (widgets.Calculator): it recomputes on every change; the plain call agrees."""
 
 import matplotlib.pyplot as plt
 import pytest
 
 from adapterlab import calculator as calc
+from adapterlab import widgets
 from adapterlab.storage import estimate
 
 
@@ -24,8 +25,8 @@ def test_widget_has_the_names_a_browser_test_looks_for():
 def test_moving_the_rank_rewrites_the_numbers_and_redraws(monkeypatch):
     """A new rank gives the new parameter count in the numbers, and one more plot."""
     drawn = []
-    original = calc.draw_calculation
-    monkeypatch.setattr(calc, "draw_calculation", lambda *a: drawn.append(a) or original(*a))
+    original = widgets.draw_calculation
+    monkeypatch.setattr(widgets, "draw_calculation", lambda *a: drawn.append(a) or original(*a))
     box = calc.calculator("gpt2", ["attn.c_attn"], r=8)
     assert "294,912" in box.numbers.value
     assert f"({estimate('gpt2', ['c_attn'], 8, 'float16').file_bytes:,} bytes" in box.numbers.value  # the file

@@ -1,8 +1,9 @@
 """Plots of the storage formula: adapter size against rank, and as a fraction of the full model.
 
 Every function draws on an `ax` it is given (or a new one) and returns the Axes, so a notebook
-composes figures and the calculator redraws the same plot. Sizes are bytes on log axes, labelled
-the way disks are sold (kB, MB, GB), because adapters and models differ by factors of thousands.
+composes figures; `draw_calculation` makes the calculator's own figure, redrawn on every change.
+Sizes are bytes on log axes, labelled the way disks are sold (kB, MB, GB), because adapters and
+models differ by factors of thousands.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from adapterlab.files import human_size
@@ -93,3 +95,13 @@ def mark_estimate(ax: Axes, est: Estimate, label: str, value: str = "bytes", col
     ax.scatter([est.r], [y], s=70, marker="*", color=color, zorder=5)
     ax.annotate(label, (est.r, y), xytext=offset, textcoords="offset points", fontsize=8, color=color)
     return ax
+
+
+def draw_calculation(est: Estimate, targets: Sequence[str]) -> Figure:
+    """Returns the calculator's figure: the size-against-rank curve of this setup, its full model, and `est` marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    ranks = sorted(set(RANKS) | {est.r})
+    plot_size_vs_rank({f"{est.model}: {', '.join(targets)}": (model_shapes(est.model), targets)}, est.dtype, ranks,
+                      ax=ax)
+    mark_estimate(ax, est, f"r={est.r}: {human_size(est.bytes)}")
+    return fig
