@@ -60,7 +60,7 @@ def _box_check(box):
 
 
 def _task(solution="box = dict(size=4)", slips=None):
-    return TaskQuestion(id="99.box", prompt="A box of size 4.", inspect=_box_check, success="Yes.",
+    return TaskQuestion(id="99.box", prompt="A box of size 4.", diagnose=_box_check, success="Yes.",
                         solution_code=solution, slips=slips or [Slip("box = dict(size=2)", "size")])
 
 
