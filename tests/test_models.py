@@ -25,6 +25,7 @@ def test_gpt2_is_built_into_the_cache_with_gpt2_small_shapes():
     assert folder == cache.cache_root() / "gpt2" and cache.is_current(folder, models.GPT2_RECIPE)
 
 
+@pytest.mark.slow  # builds the 500 MB gpt2 a second time
 def test_gpt2_build_is_deterministic(tmp_path, monkeypatch):
     """Building gpt2 again, into another cache, gives the same weights file, bit for bit."""
     first = (models.model_dir("gpt2") / "model.safetensors").read_bytes()

@@ -1,7 +1,8 @@
 """adapterlab.recipes: re-running the recipes of the shipped files gives models of the shipped quality.
 
 Training on another CPU (or another torch) need not give the same bits, so these compare quality,
-within stated tolerances, not bytes. The gpt2-mini recipe takes a minute or two: marked slow.
+within stated tolerances, not bytes. Every test that retrains is marked slow (the gpt2-mini recipe takes a
+minute or two, an adapter a few seconds): `make check` leaves them out, `make test` runs them.
 """
 
 import json
@@ -43,6 +44,7 @@ def test_remade_gpt2_mini_reaches_the_shipped_quality(tmp_path):
     assert len(losses) == len(json.loads((MINI_DIR / "training_losses.json").read_text()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", tasks.TASKS)
 def test_retrained_task_adapter_reaches_the_shipped_accuracy(tmp_path, task):
     """make_task_adapter, re-run on the shipped gpt2-mini, scores the shipped adapter's accuracy within tolerance."""
@@ -54,6 +56,7 @@ def test_retrained_task_adapter_reaches_the_shipped_accuracy(tmp_path, task):
     assert tasks.accuracy(reloaded, tokenizer, tasks.split(task)[1]) == stamp["held_out_accuracy"]
 
 
+@pytest.mark.slow
 def test_retrained_demo_adapters_move_the_model_towards_their_language(tmp_path):
     """Each re-made demo adapter lowers the loss on its own language's sentences, as the shipped one does."""
     recipes.make_demo_adapters(tmp_path)
