@@ -11,6 +11,13 @@ import os
 
 import pytest
 
+import adapterlab
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest resets warning filters for each test; re-apply the package's one filter from its one home.
+    config.addinivalue_line("filterwarnings", f"ignore:{adapterlab.GRADIENT_CHECKPOINTING_WARNING}:FutureWarning")
+
 from adapterlab import models
 
 
