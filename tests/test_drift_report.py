@@ -1,22 +1,9 @@
 """The drift report groups failing cells by cause and counts them per notebook (tools/drift_report.py)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("drift_report", ROOT / "tools" / "drift_report.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-drift = _load_tool()
+from tools import drift_report as drift
 
 NOTEBOOK = {
     "cells": [

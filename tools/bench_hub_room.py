@@ -1,7 +1,9 @@
 """How many learners one machine holds: a real JupyterHub room, N learners running one notebook at once.
 
-    sudo .venv/bin/python tools/bench_hub_room.py                      # 1 2 4 8 16 learners: docs/hub_room.{json,md}
-    sudo .venv/bin/python tools/bench_hub_room.py --learners 4 --threads 1 0  # also with one thread per core
+    sudo .venv/bin/python -m tools.bench_hub_room                      # 1 2 4 8 16 learners: docs/hub_room.{json,md}
+    sudo .venv/bin/python -m tools.bench_hub_room --learners 4 --threads 1 0  # also with one thread per core
+
+(from the repository root, as a module: it imports its room harness as `tools.hub_room`).
 
 For each N, a fresh hub (tools/hub_room.py: shared read-only models built once as root, one Unix account
 per learner, shared-password login, LocalProcessSpawner, deploy/tljh/adapterlab.py) starts N servers,
@@ -27,10 +29,7 @@ import time
 from pathlib import Path
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hub_room  # noqa: E402
-import room_setup  # noqa: E402
+from tools import hub_room, room_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 GB = 1e9
@@ -147,7 +146,7 @@ def render(result: dict) -> str:
     lines += [
         "# A workshop room on one machine: measured",
         "",
-        f"Written by `tools/bench_hub_room.py` on {machine['date']}: a real JupyterHub "
+        f"Written by `python -m tools.bench_hub_room` on {machine['date']}: a real JupyterHub "
         f"{machine['jupyterhub']} on {machine['cores']} CPU cores and {machine['memory_gb']} GB of memory, "
         f"N learners (Unix accounts, LocalProcessSpawner) running `{result['notebook']}` at the same moment "
         "against one read-only shared model folder. Figures in `hub_room.json`; the machine's load average "

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from room_setup import VENV_BIN, RoomError, find_proxy
+from tools.room_setup import VENV_BIN, RoomError, find_proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_SETTINGS = ROOT / "deploy" / "tljh" / "adapterlab.py"

@@ -11,15 +11,11 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-import hub_room  # noqa: E402
-import room_setup  # noqa: E402
+from tools import hub_room, room_setup
 
 NOTEBOOK = "00_start_here.ipynb"  # the quickest notebook, and the one every room opens first
 
