@@ -22,7 +22,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,7 +247,10 @@ class KernelSocket:
     MAX_RECONNECTS = 3
 
     def __init__(self, url: str, token: str):
+        from jupyter_client.session import Session
+
         self.url, self.token, self.reconnects = url, token, 0
+        self.session = Session(username="")  # builds protocol messages: header, msg_id, date, protocol version
         self.ws = self._connect()
 
     def _connect(self):
@@ -267,16 +269,15 @@ class KernelSocket:
 
     def execute(self, code: str, deadline: float) -> tuple[str, str]:
         """Runs `code`; returns (error or '', what it printed)."""
+        from jupyter_client.jsonutil import json_default
         from websocket import WebSocketConnectionClosedException, WebSocketTimeoutException
 
-        msg_id = uuid.uuid4().hex
-        request = json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex,
-                       "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True},
-        })
+        message = self.session.msg("execute_request", content={
+            "code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
+            "stop_on_error": True})
+        msg_id = message["msg_id"]
+        # jupyter_server's JSON websocket protocol: the message plus the channel it goes to.
+        request = json.dumps({**message, "channel": "shell"}, default=json_default)  # json_default: the header's date
         while True:
             try:
                 self.ws.send(request)
