@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tools.solved_run import exercises
 
 from adapterlab.questions import all_questions
@@ -121,8 +122,23 @@ def _where(name: str, cell: dict) -> str:
     return f"{name} cell {cell['index'] + 1} ([{count if count is not None else ' '}] {first[:60]!r})"
 
 
-def _idle(page, name: str) -> bool:
-    return page.evaluate(f"() => ({IDLE})({name!r})")
+def _waited(page, predicate: str, arg, timeout: float, polling: float = 250) -> bool:
+    """Playwright's `wait_for_function`: True once `predicate(arg)` holds in the page, False at `timeout` seconds."""
+    try:
+        page.wait_for_function(predicate, arg=arg, polling=polling, timeout=timeout * 1000)
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+# True once `read()` has returned the same value, with the notebook idle, for `quiet` ms. The state lives in the
+# page between polls, under `key` (one key per wait, so no wait starts from another's state).
+STEADY = """(read) => ([key, name, quiet, ...args]) => {
+  const now = performance.now(), value = JSON.stringify(read(...args)), idle = (IDLE)(name);
+  const last = (window.__adapterlabSteady = window.__adapterlabSteady || {})[key];
+  if (!idle || !last || last.value !== value) { window.__adapterlabSteady[key] = {value, since: now}; return false; }
+  return now - last.since >= quiet;
+}""".replace("(IDLE)", f"({IDLE})")
 
 
 def _wait_until_idle(page, name: str, timeout: float, quiet: float = 1.5) -> bool:
@@ -131,16 +147,8 @@ def _wait_until_idle(page, name: str, timeout: float, quiet: float = 1.5) -> boo
     Idle for one poll is not enough: right after the last cell, widget messages can make the kernel
     busy again for a moment (seen in CI as a notebook that ran in 11 s reported as 'still running').
     """
-    deadline, since = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        if _idle(page, name):
-            since = since or time.monotonic()
-            if time.monotonic() - since >= quiet:
-                return True
-        else:
-            since = None
-        time.sleep(0.25)
-    return False
+    steady_idle = f"({STEADY})(() => 0)"
+    return _waited(page, steady_idle, [f"idle {time.monotonic_ns()}", name, quiet * 1000], timeout)
 
 
 def _stored_widget_problems(page, name: str, timeout: float = 15.0) -> list[str]:
@@ -150,13 +158,10 @@ def _stored_widget_problems(page, name: str, timeout: float = 15.0) -> list[str]
     text/plain fallback: that text must read as a sentence, not as `VBox(children=(...`. Widgets it
     does draw must draw, not say "Error displaying widget: model not found".
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        cells = [cell for cell in page.evaluate(CELLS, name) if cell["type"] == "code"]
-        texts = [(cell, r["text"]) for cell in cells for r in cell["rendered"]]
-        if not any("Loading widget" in text for _, text in texts) or time.monotonic() > deadline:
-            break
-        time.sleep(0.25)
+    loaded = f"(name) => !({CELLS})(name).some(c => (c.rendered || []).some(r => r.text.includes('Loading widget')))"
+    _waited(page, loaded, name, timeout)  # still loading at the timeout: reported below
+    cells = [cell for cell in page.evaluate(CELLS, name) if cell["type"] == "code"]
+    texts = [(cell, r["text"]) for cell in cells for r in cell["rendered"]]
     problems = []
     for cell, text in texts:
         where = f"{_where(name, cell)}, as opened before running"
@@ -197,17 +202,19 @@ def _output_problems(name: str, cells: list[dict]) -> list[str]:
     return problems
 
 
+# The feedback element shows a verdict other than the one it showed before the click.
+NEW_VERDICT = """([el, before]) => {
+  const text = el.innerText.trim();
+  return text !== before && /^(Correct|Not quite):/.test(text);
+}"""
+
+
 def _answer(radios, check, feedback, index: int, timeout: float = 10.0) -> str:
     """Picks choice `index`, clicks Check, and returns the feedback the kernel writes back."""
-    before = feedback.inner_text()
+    before = feedback.inner_text().strip()
     radios.nth(index).check()
     check.click()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = feedback.inner_text().strip()
-        if text != before and VERDICT.match(text):
-            return text
-        time.sleep(0.1)
+    _waited(feedback.page, NEW_VERDICT, [feedback.element_handle(), before], timeout, polling=100)
     return feedback.inner_text().strip()
 
 
@@ -246,17 +253,16 @@ def _answer_choice_widgets(page, name: str, shots: Path) -> tuple[list[str], int
     return problems, clicks
 
 
-def _settle(page, name: str, read, quiet: float = 1.0, timeout: float = 30.0):
-    """Returns `read()` once it has stopped changing for `quiet` seconds and the kernel is idle."""
-    last, since, deadline = read(), time.monotonic(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = read()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet and _idle(page, name):
-            break
-    return last
+# What a calculator shows: its numbers and a fingerprint of its plot.
+CALCULATOR_VIEW = f"""(box) => [box.querySelector('.adapterlab-calculator-numbers').innerText,
+                                ({PLOT_FINGERPRINT})(box)]"""
+
+
+def _settle(page, name: str, box, quiet: float = 1.0, timeout: float = 30.0) -> tuple[str, str]:
+    """Returns what calculator `box` shows once it has stopped changing for `quiet` seconds and the kernel is idle."""
+    steady_view = f"({STEADY})({CALCULATOR_VIEW})"
+    _waited(page, steady_view, [f"view {time.monotonic_ns()}", name, quiet * 1000, box.element_handle()], timeout)
+    return tuple(box.evaluate(CALCULATOR_VIEW))
 
 
 def _drag_to_other_side(page, slider) -> None:
@@ -286,16 +292,13 @@ def _move_calculator(page, name: str, shots: Path) -> list[str]:
                             f"of class adapterlab-calculator-numbers ({numbers.count()} found)")
             continue
 
-        def read(box=box, numbers=numbers) -> tuple[str, str]:
-            return numbers.first.inner_text(), box.evaluate(PLOT_FINGERPRINT)
-
-        before_numbers, before_plot = read()
+        before_numbers, before_plot = box.evaluate(CALCULATOR_VIEW)
         if not before_plot:
             problems.append(f"{label}: draws no plot (no image, SVG or canvas)")
         box.screenshot(path=str(shots / f"{Path(name).stem}-calculator-{number + 1}-before.png"))
         _drag_to_other_side(page, sliders.first)
         # The slider sends values while it moves; wait until the kernel has drawn the last one.
-        after_numbers, after_plot = _settle(page, name, read)
+        after_numbers, after_plot = _settle(page, name, box)
         if after_numbers == before_numbers:
             problems.append(f"{label}: moving the rank slider left the numbers as they were: {before_numbers!r}")
         if before_plot and after_plot == before_plot:
@@ -328,12 +331,12 @@ def _type_and_run(page, name: str, index: int, source: str, timeout: float = 60.
     page.keyboard.press("ControlOrMeta+a")
     page.keyboard.insert_text(source)  # as pasted: the editor's auto-indent and bracket closing stay out of it
     page.keyboard.press("Shift+Enter")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        shown = page.evaluate(CELL_OUTPUT, [name, index])
-        if shown["count"] not in (None, before) and VERDICT.match(shown["plain"]) and _idle(page, name):
-            return shown
-        time.sleep(0.25)
+    answered = f"""([name, index, before]) => {{
+      const shown = ({CELL_OUTPUT})([name, index]);
+      return shown.count !== null && shown.count !== before && /^(Correct|Not quite):/.test(shown.plain)
+             && ({IDLE})(name);
+    }}"""
+    _waited(page, answered, [name, index, before], timeout)  # not answered in time: the caller reports what shows
     return page.evaluate(CELL_OUTPUT, [name, index])
 
 
