@@ -7,33 +7,25 @@ import os
 import pickle
 import shutil
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.common import TINY_GPT2, save_tiny_adapter, tiny_gpt2
 
 import adapterlab  # noqa: F401 - before transformers/peft: offline hub, quiet progress bars
-from adapterlab.inspection import AdapterFileError, inspect_adapter, main, read_header
+from adapterlab.cli import main
+from adapterlab.inspection import AdapterFileError, inspect_adapter
+from adapterlab.safetensors_format import read_header
 
-N_LAYER, N_EMBD, R = 2, 16, 4
+N_LAYER, N_EMBD, R = TINY_GPT2["n_layer"], TINY_GPT2["n_embd"], 4
 
 
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory) -> Path:
-    """A LoRA adapter (r=4 on c_attn) of a 2-layer, 16-wide GPT-2, saved by PEFT."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(0)
-    base = GPT2LMHeadModel(GPT2Config(n_layer=N_LAYER, n_embd=N_EMBD, n_head=2, vocab_size=50, n_positions=16))
-    config = LoraConfig(r=R, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True, task_type="CAUSAL_LM")
-    folder = tmp_path_factory.mktemp("adapters") / "good"
-    get_peft_model(base, config).save_pretrained(folder)
-    return folder
+    """A LoRA adapter (r=4 on c_attn) of the tiny 2-layer, 16-wide GPT-2, saved by PEFT."""
+    return save_tiny_adapter(tmp_path_factory.mktemp("adapters") / "good", r=R, task_type="CAUSAL_LM")
 
 
 def _copy(adapter: Path, tmp_path: Path) -> Path:
@@ -43,7 +35,7 @@ def _copy(adapter: Path, tmp_path: Path) -> Path:
 
 
 def _run_cli(path: Path, capsys) -> tuple[int, str, str]:
-    status = main([str(path)])
+    status = main(["inspect", str(path)])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -67,27 +59,6 @@ def test_report_agrees_with_safetensors(adapter):
     report = inspect_adapter(adapter / "adapter_model.safetensors")
     assert {t.name: t.shape for t in report.tensors} == {k: tuple(v.shape) for k, v in loaded.items()}
     assert report.n_params == sum(v.numel() for v in loaded.values())
-
-
-def test_cli_prints_report_and_exits_zero(adapter, capsys):
-    """`inspect PATH` prints the fields of the report and returns 0; --json gives parseable JSON."""
-    status, out, err = _run_cli(adapter, capsys)
-    assert status == 0 and err == ""
-    for label in ("adapter type", "base model", "r ", "lora_alpha", "target modules", "tensors", "parameters",
-                  "dtypes", "file size", "predicted from shapes", "header overhead"):
-        assert label in out
-    assert main([str(adapter), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["n_tensors"] == 2 * N_LAYER
-
-
-def test_cli_through_python_dash_m(adapter, tmp_path):
-    """`python -m adapterlab inspect` works as a command: 0 for an adapter, 2 and one stderr line otherwise."""
-    command = [sys.executable, "-m", "adapterlab", "inspect"]
-    good = subprocess.run([*command, str(adapter)], capture_output=True, text=True, timeout=60)
-    assert good.returncode == 0 and "LORA" in good.stdout
-    bad = subprocess.run([*command, str(tmp_path / "missing")], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and bad.stdout == ""
-    assert len(bad.stderr.splitlines()) == 1 and "missing" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def _truncate(folder: Path) -> Path:
@@ -282,7 +253,7 @@ def test_generated_corruptions_never_crash_or_pass_a_broken_file(data, adapter, 
         report = inspect_adapter(folder)
     except AdapterFileError as exc:
         assert str(weights) in str(exc) and "\n" not in str(exc)
-        assert main([str(folder)]) == 2
+        assert main(["inspect", str(folder)]) == 2
         assert len(capsys.readouterr().err.splitlines()) == 1
         return
     assert report.predicted_size == report.file_size
@@ -341,22 +312,16 @@ def test_an_adapter_saved_after_merge_and_unload_is_refused_plainly(adapter, tmp
     reloads with only a warning; the inspector refuses it in one line that names the cause and the fix."""
     import warnings
 
-    import torch
     from peft import PeftModel
-    from transformers import GPT2Config, GPT2LMHeadModel
 
-    def base():
-        torch.manual_seed(0)
-        return GPT2LMHeadModel(GPT2Config(n_layer=N_LAYER, n_embd=N_EMBD, n_head=2, vocab_size=50, n_positions=16))
-
-    shell = PeftModel.from_pretrained(base(), adapter)
+    shell = PeftModel.from_pretrained(tiny_gpt2(), adapter)
     shell.merge_and_unload()
     shell.save_pretrained(tmp_path / "shell")
     weights = tmp_path / "shell" / "adapter_model.safetensors"
     assert weights.stat().st_size == 40
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        PeftModel.from_pretrained(base(), tmp_path / "shell")  # PEFT: a warning, no error
+        PeftModel.from_pretrained(tiny_gpt2(), tmp_path / "shell")  # PEFT: a warning, no error
     assert any("missing adapter keys" in str(w.message) for w in said)
     status, out, err = _run_cli(tmp_path / "shell", capsys)
     assert status == 2 and out == "" and len(err.splitlines()) == 1

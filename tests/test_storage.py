@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 import warnings
 
@@ -12,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from peft import LoraConfig, get_peft_model
 from peft.utils.constants import EMBEDDING_LAYER_NAMES
+from tests.common import tiny_gpt2_config
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
@@ -22,10 +22,10 @@ from transformers import (
 )
 
 from adapterlab import storage
-from adapterlab.safetensors_layout import layout
+from adapterlab.safetensors_format import layout
 from adapterlab.storage import StorageError, estimate, lora_parameters, model_shapes
 
-TINY_GPT2 = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=16)
+TINY_GPT2 = tiny_gpt2_config(n_embd=32, vocab_size=100)
 # Grouped-query attention: 4 query heads share 2 key/value heads, so k_proj and v_proj are narrower.
 TINY_LLAMA = LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=2, vocab_size=100, tie_word_embeddings=False)
@@ -213,7 +213,7 @@ def test_shapes_from_a_local_folder(tmp_path):
 def test_a_hub_id_outside_the_local_cache_is_a_storage_error():
     """A hub id is looked up in the local cache only; when absent, the error says what to pass instead."""
     with pytest.raises(StorageError, match="local Hugging Face cache"):
-        model_shapes("adapterlab-test/no-such-model")
+        estimate("adapterlab-test/no-such-model", ["c_attn"], 8)
 
 
 def test_shapes_from_a_model_with_a_resized_vocabulary():
@@ -253,65 +253,3 @@ def test_bad_input_raises_a_teaching_error(kwargs, message):
     args = dict(model="gpt2", targets=["c_attn"], r=8, dtype="float16") | kwargs
     with pytest.raises(StorageError, match=message):
         estimate(**args)
-
-
-def test_cli_prints_exact_bytes_beside_rounded_ones(capsys):
-    """`size` prints the count, the bytes both rounded and exact, the file with its header, and the ratio."""
-    assert storage.main(["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--dtype", "float32"]) == 0
-    out = capsys.readouterr().out
-    assert "294,912 parameters" in out and "1.18 MB (1,179,648 bytes)" in out and "422 times larger" in out
-    assert "1,182,680 bytes" in out and "header of 3,032 bytes" in out
-
-
-def test_cli_json_is_the_estimate(capsys):
-    """`size --json` prints the estimate as JSON: its numbers are estimate()'s, per target row."""
-    assert storage.main(["--model", "llama-2-7b", "--targets", "q_proj,v_proj", "-r", "16", "--dtype", "fp16",
-                         "--modules-to-save", "lm_head", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    est = estimate("llama-2-7b", ["q_proj", "v_proj"], 16, "float16", modules_to_save=["lm_head"])
-    assert (data["model"], data["r"], data["targets"], data["dtype"]) == ("llama-2-7b", 16, ["q_proj", "v_proj"],
-                                                                          "float16")
-    assert (data["params"], data["tensor_bytes"], data["header_bytes"], data["file_bytes"]) == (
-        est.params, est.bytes, est.header_bytes, est.file_bytes)
-    assert [row["params"] for row in data["rows"]] == [32 * 16 * (4096 + 4096)] * 2
-    assert data["saved_whole"][0]["params"] == 32000 * 4096 and data["file_bytes"] == data["header_bytes"] + sum(
-        row["bytes"] for row in data["rows"] + data["saved_whole"])
-
-
-@pytest.mark.parametrize("argv", [
-    ["--model", "nope", "--targets", "c_attn", "--r", "8"],
-    ["--model", "gpt2", "--targets", "q_proj", "-r", "8"],
-    ["--model", "gpt2", "--targets", "c_attn", "--r", "0"],
-    ["--model", "gpt2", "--targets", "c_attn", "--r", "eight"],
-    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--dtype", "int4"],
-    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--modules-to-save", "nothing", "--json"],
-    ["--model", "gpt2", "--targets", "c_attn", "--r", "8", "--unknown"],
-    ["--model", "gpt2", "--targets", "c_attn", "--rank", "8"],
-    ["--model", "gpt2"],
-])
-def test_cli_bad_input_is_one_sentence_and_status_2(capsys, argv):
-    """Bad input, argparse's own errors included: exit status 2, one line on stderr ending in a full stop."""
-    assert storage.main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.rstrip().endswith(".")
-    assert "Traceback" not in captured.err and "usage:" not in captured.err
-
-
-def test_cli_old_rank_flag_says_the_new_name(capsys):
-    """--rank, the flag before PEFT's name, is answered with the flag to use."""
-    assert storage.main(["--model", "gpt2", "--targets", "c_attn", "--rank", "8"]) == 2
-    assert "--r (or -r)" in capsys.readouterr().err
-
-
-def test_cli_help_returns_0(capsys):
-    """--help prints the usage, lists the known models and returns 0."""
-    assert storage.main(["--help"]) == 0
-    assert "llama-2-7b" in capsys.readouterr().out
-
-
-def test_module_entry_point_dispatches_to_size(capsys):
-    """`python -m adapterlab size ...` reaches storage.main."""
-    from adapterlab.__main__ import main
-
-    assert main(["size", "--model", "llama-2-7b", "--targets", "q_proj", "-r", "1"]) == 0
-    assert "262,144" in capsys.readouterr().out

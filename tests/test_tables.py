@@ -11,3 +11,11 @@ def test_format_table_writes_markdown():
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.123 |", "| x | 2e-07 |"]
     with pytest.raises(ValueError):
         tables.format_table([])
+
+
+def test_plain_table_pads_columns_and_aligns_as_asked():
+    """A plain table pads each column to its widest cell, two spaces apart, right-aligned where asked."""
+    table = tables.format_table([("a.json", 5), ("sub/b.bin", 12345)], ["name", "bytes"], style="plain", align="<>")
+    assert table.splitlines() == ["name       bytes", "a.json         5", "sub/b.bin  12345"]
+    with pytest.raises(ValueError, match="needs headers"):
+        tables.format_table([(1, 2)])

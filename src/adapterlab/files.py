@@ -1,8 +1,14 @@
-"""Files on disk as a learner should see them: names and sizes, never the machine's paths."""
+"""Files on disk: listed as a learner should see them (names and sizes, never the machine's paths), and
+written atomically (beside the target, flushed to disk, then renamed over it with `os.replace`).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+
+from adapterlab.tables import format_table
 
 
 def file_sizes(folder: str | Path) -> dict[str, int]:
@@ -22,7 +28,27 @@ def human_size(n_bytes: float) -> str:
 
 def show_files(folder: str | Path) -> None:
     """Prints each file under `folder` with its size."""
-    sizes = file_sizes(folder)
-    width = max(map(len, sizes), default=0)
-    for name, size in sizes.items():
-        print(f"{name:<{width}}  {human_size(size):>9}")
+    print(format_table([(name, human_size(size)) for name, size in file_sizes(folder).items()],
+                       align="<>", style="plain"))
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Writes `data` to `path` so that a reader sees the old file or the new one, never half of either.
+
+    The data goes to a temporary file beside `path`, is flushed to disk (`os.fsync`, so a power cut cannot
+    expose a torn file after the rename), and then `os.replace` puts it in place atomically.
+
+    Raises:
+        OSError: the folder cannot be written; no temporary file is left behind.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -48,9 +48,8 @@ KNOWN_MODELS: dict[str, dict] = {
 }
 
 
-class StorageError(ValueError):
-    """A size cannot be computed as asked; the message says why and what to ask instead."""
-
+class ShapeError(ValueError):
+    """A model's shapes cannot be read, or a module selected, as asked; the message says what to ask instead."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class ModelShapes:
         """Returns the modules PEFT's `target_modules=targets` would wrap (by PEFT's own matching rule).
 
         Raises:
-            StorageError: a target matches no module of this model.
+            ShapeError: a target matches no module of this model.
         """
         if list(targets) == ["all-linear"]:  # PEFT's shorthand: every Linear/Conv1D but the output layer
             return [m for m in self.modules if m.kind != "Embedding" and not m.name.endswith("lm_head")]
@@ -95,7 +94,7 @@ class ModelShapes:
             found = [m for m in self.modules if check_target_module_exists(LoraConfig(target_modules=[target]), m.name)]
             if not found:
                 names = ", ".join(sorted({m.name.rsplit(".", 1)[-1] for m in self.modules}))
-                raise StorageError(f"{self.name} has no module named {target!r}; its modules are: {names}.")
+                raise ShapeError(f"{self.name} has no module named {target!r}; its modules are: {names}.")
             chosen += [m for m in found if m not in chosen]
         return chosen
 
@@ -103,13 +102,13 @@ class ModelShapes:
         """Returns the modules PEFT's `modules_to_save` would copy (its `_set_trainable`: names ending so).
 
         Raises:
-            StorageError: a name matches no module with weights.
+            ShapeError: a name matches no module with weights.
         """
         found = []
         for target in modules_to_save:
             hits = [m for m in self.modules + self.others if any(n.endswith(target) for n in m.names)]
             if not hits:
-                raise StorageError(f"{self.name} has no module with weights named {target!r} for modules_to_save; "
+                raise ShapeError(f"{self.name} has no module with weights named {target!r} for modules_to_save; "
                                    "name a layer such as lm_head or a final norm.")
             found += [m for m in hits if m not in found]
         return found
@@ -136,12 +135,12 @@ def shapes_from_model(model: torch.nn.Module, name: str = "", source: str = "") 
     """Reads the modules of a model (on any device, `meta` included) and counts its parameters.
 
     Raises:
-        StorageError: the model already holds LoRA layers.
+        ShapeError: the model already holds LoRA layers.
     """
     groups: dict[tuple, list[str]] = {}
     for key, module in model.named_modules():
         if key.endswith("base_layer"):
-            raise StorageError("This model already holds LoRA layers (get_peft_model changes a model in place); "
+            raise ShapeError("This model already holds LoRA layers (get_peft_model changes a model in place); "
                                "pass the base model before wrapping it, or its config.")
         state = _own_state(module)
         found = _kind_and_shape(module) or ((type(module).__name__, 0, 0) if state else None)
@@ -192,7 +191,7 @@ def model_shapes(model) -> ModelShapes:
     whose config is in the local Hugging Face cache, a transformers config, or a model object.
 
     Raises:
-        StorageError: the name is none of these.
+        ShapeError: the name is none of these.
     """
     if isinstance(model, ModelShapes):
         return model
@@ -213,5 +212,5 @@ def model_shapes(model) -> ModelShapes:
             pass
         else:
             return shapes_from_config(config, str(model), "its config.json in the local Hugging Face cache")
-    raise StorageError(f"Unknown model {str(model)!r}: use one of {', '.join(KNOWN_MODELS)}, a local folder that "
+    raise ShapeError(f"Unknown model {str(model)!r}: use one of {', '.join(KNOWN_MODELS)}, a local folder that "
                        "holds a config.json, or a hub id already in your local Hugging Face cache.")

@@ -12,32 +12,30 @@ or well-known models' config fields kept with their sources), so nothing needs a
 
 The file is predicted to the byte: `Estimate.tensors` names every tensor PEFT's `save_pretrained`
 writes (`get_peft_model_state_dict`: keys without the adapter name, `modules_to_save` and targeted
-embeddings' base layers whole), and `safetensors_layout` turns names, dtypes and shapes into bytes.
+embeddings' base layers whole), and `safetensors_format.layout` turns names, dtypes and shapes into bytes.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import torch
 
-from adapterlab.cli import Parser, fail, parse
-from adapterlab.safetensors_layout import layout
-from adapterlab.shapes import (
-    KNOWN_MODELS,
-    ModelShapes,
-    ModuleShape,
-    StorageError,
-    model_shapes,
-)
+from adapterlab.adapter_files import SAFETENSORS_WEIGHTS_NAME
+from adapterlab.files import human_size
+from adapterlab.safetensors_format import DTYPE_BITS, TORCH_CODES, LayoutError, dtype_code, layout, tensor_bytes
+from adapterlab.shapes import KNOWN_MODELS, ModelShapes, ModuleShape, ShapeError, model_shapes
+from adapterlab.tables import format_table
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
-_DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+__all__ = ["ATTENTION_TARGETS", "DTYPE_BYTES", "KNOWN_MODELS", "METADATA", "Estimate", "StorageError", "estimate",
+           "format_estimate", "lora_parameters", "model_shapes", "show_estimate"]
+
+# The dtypes LoRA weights are trained and saved in (the calculator's choices); the sizes come from the
+# package's one dtype table, and `estimate` takes any dtype safetensors stores.
+DTYPE_BYTES = {name: DTYPE_BITS[TORCH_CODES[name]] // 8 for name in ("float32", "float16", "bfloat16")}
 
 # The attention projections PEFT targets, per model_type: what "all attention layers" means for each.
 ATTENTION_TARGETS = {
@@ -48,6 +46,10 @@ ATTENTION_TARGETS = {
 PREFIX = "base_model.model."  # a PeftModel's keys for its base model's modules
 EMBEDDING_LAYER_NAMES = ("embed_tokens", "lm_head")  # peft.utils.constants: targeting these saves their base weight
 METADATA = {"format": "pt"}  # what PeftModel.save_pretrained passes to safetensors' save_file
+
+
+class StorageError(ValueError):
+    """A size cannot be computed as asked; the message says why and what to ask instead."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Estimate:
     @property
     def bytes(self) -> int:
         """Bytes of tensor data in the adapter file (the safetensors header comes on top)."""
-        return self.params * DTYPE_BYTES[self.dtype] + self.saved_params * DTYPE_BYTES[self.full_dtype]
+        return tensor_bytes(self.dtype, [self.params]) + tensor_bytes(self.full_dtype, [self.saved_params])
 
     def tensors(self) -> dict[str, tuple[str, tuple[int, ...]]]:
         """Returns {key: (dtype, shape)} of every tensor `PeftModel.save_pretrained` writes.
@@ -103,12 +105,12 @@ class Estimate:
 
     @property
     def file_bytes(self) -> int:
-        """The size of `adapter_model.safetensors`, to the byte: header plus tensor data."""
+        """The size of the weights file (`adapter_model.safetensors`), to the byte: header plus tensor data."""
         return self.header_bytes + self.bytes
 
     @property
     def full_bytes(self) -> int:
-        return self.full_params * DTYPE_BYTES[self.full_dtype]
+        return tensor_bytes(self.full_dtype, [self.full_params])
 
     @property
     def fraction(self) -> float:
@@ -127,12 +129,18 @@ def lora_parameters(d_in: int, d_out: int, r: int) -> int:
 
 
 def dtype_name(dtype: str | torch.dtype) -> str:
-    """Returns the canonical name ('float16') of a dtype given as a name, an alias ('fp16') or a torch dtype."""
-    name = str(dtype).removeprefix("torch.").lower()
-    name = _DTYPE_ALIASES.get(name, name)
-    if name not in DTYPE_BYTES:
-        raise StorageError(f"Unknown dtype {str(dtype)!r}: use one of {', '.join(DTYPE_BYTES)} (or fp32, fp16, bf16).")
-    return name
+    """Returns the torch name ('float16') of a dtype given as a name, an alias ('fp16'), a torch dtype or a
+    safetensors code; a code without a torch dtype ('F4') stays a code.
+
+    Raises:
+        StorageError: safetensors stores no such dtype.
+    """
+    try:
+        code = dtype_code(dtype)
+    except LayoutError:
+        raise StorageError(f"Unknown dtype {str(dtype)!r}: use one of {', '.join(DTYPE_BYTES)} (or fp32, fp16, "
+                           "bf16), or another dtype safetensors stores.") from None
+    return next((name for name, c in TORCH_CODES.items() if c == code), code)
 
 
 def _saved_whole(shapes: ModelShapes, targets: list[str], modules_to_save: Sequence[str]) -> list[ModuleShape]:
@@ -156,37 +164,41 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
             unless `get_peft_model(..., autocast_adapter_dtype=False)`).
         full_dtype: the base model's dtype, for the full checkpoint and modules saved whole (default: `dtype`).
         modules_to_save: as in `LoraConfig(modules_to_save=...)`: modules saved whole.
+
+    Raises:
+        StorageError: the model, a target, r or a dtype is not one the formula can size.
     """
     if isinstance(r, bool) or not isinstance(r, int) or r < 1:
         raise StorageError(f"The LoRA rank r must be a whole number of at least 1, not {r!r}.")
     targets = [targets] if isinstance(targets, str) else list(targets)
     dtype = dtype_name(dtype)
     full_dtype = dtype if full_dtype is None else dtype_name(full_dtype)
-    shapes = model_shapes(model)
-    rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, r)) for m in shapes.select(targets))
-    saved = tuple((m, m.count * sum(math.prod(s) for _, s in m.state))
-                  for m in _saved_whole(shapes, targets, modules_to_save))
+    try:
+        shapes = model_shapes(model)
+        rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, r)) for m in shapes.select(targets))
+        saved = tuple((m, m.count * sum(math.prod(s) for _, s in m.state))
+                      for m in _saved_whole(shapes, targets, modules_to_save))
+    except ShapeError as exc:
+        raise StorageError(str(exc)) from None
     return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, tuple(targets), saved)
 
 
 def format_estimate(est: Estimate) -> str:
     """Returns the estimate as the lines `python -m adapterlab size` prints: exact bytes beside rounded ones."""
-    from adapterlab.files import human_size
-
     def size(n: int) -> str:
         return f"{human_size(n):>9} ({n:,} bytes)"
 
     sums = [f"{m.count:>3} × {est.r} × ({m.d_in} + {m.d_out})" for m, _ in est.rows]
     sums += [f"{m.count:>3} × {' + '.join(' × '.join(map(str, s)) for _, s in m.state)}, whole"
              for m, _ in est.saved]
-    width, fill = max(len(m.name) for m, _ in est.rows + est.saved), max(map(len, sums))
-    lines = [f"{est.model}: LoRA r={est.r} on {', '.join(est.targets)}, in {est.dtype}"]
-    lines += [f"  {m.name:<{width}}  {text:<{fill}} = {n:>13,}"
-              for (m, n), text in zip(est.rows + est.saved, sums, strict=True)]
+    table = format_table([("", m.name, text, "=", f"{n:,}") for (m, n), text in zip(est.rows + est.saved, sums,
+                                                                                     strict=True)],
+                         style="plain", align="<<<<>")
+    lines = [f"{est.model}: LoRA r={est.r} on {', '.join(est.targets)}, in {est.dtype}", table]
     lines += [
         f"  adapter:    {est.params + est.saved_params:>15,} parameters {size(est.bytes)} of tensors"
         + (f", {est.saved_params:,} of them saved whole in {est.full_dtype}" if est.saved else ""),
-        f"  file:       adapter_model.safetensors {size(est.file_bytes)} = tensors + a header of "
+        f"  file:       {SAFETENSORS_WEIGHTS_NAME} {size(est.file_bytes)} = tensors + a header of "
         f"{est.header_bytes:,} bytes",
         f"  full model: {est.full_params:>15,} parameters {size(est.full_bytes)} in {est.full_dtype}",
         f"  the adapter is {est.fraction:.3%} of the model's parameters; "
@@ -199,7 +211,7 @@ def estimate_dict(est: Estimate) -> dict:
     """Returns the estimate as plain data, what `python -m adapterlab size --json` prints."""
     def row(m: ModuleShape, n: int, dtype: str) -> dict:
         return dict(module=m.name, kind=m.kind, d_in=m.d_in, d_out=m.d_out, count=m.count, params=n,
-                    bytes=n * DTYPE_BYTES[dtype])
+                    bytes=tensor_bytes(dtype, [n]))
 
     return dict(model=est.model, r=est.r, targets=list(est.targets), dtype=est.dtype, params=est.params,
                 saved_params=est.saved_params, tensor_bytes=est.bytes, header_bytes=est.header_bytes,
@@ -214,35 +226,3 @@ def show_estimate(model, targets: Sequence[str], r: int, dtype: str = "float32",
     est = estimate(model, targets, r, dtype, **options)
     print(format_estimate(est))
     return est
-
-
-def _parser() -> Parser:
-    parser = Parser(prog="python -m adapterlab size",
-                     description="Predict a LoRA adapter's parameters and file size, to the byte, before training.",
-                     epilog=f"Known models: {', '.join(KNOWN_MODELS)}; or a folder holding a config.json.")
-    parser.add_argument("--model", required=True, help="a known model name, or a local model folder")
-    parser.add_argument("--targets", required=True, nargs="+",
-                        help="target modules as in LoraConfig(target_modules=...), or all-linear")
-    parser.add_argument("-r", "--r", required=True, type=int, help="LoRA rank r, as in LoraConfig(r=...)")
-    parser.add_argument("--dtype", default="float32", help="LoRA weights' dtype: float32, float16 or bfloat16")
-    parser.add_argument("--base-dtype", help="the base model's dtype, for modules saved whole (default: --dtype)")
-    parser.add_argument("--modules-to-save", nargs="+", default=[], help="as in LoraConfig(modules_to_save=...)")
-    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m adapterlab size --model NAME --targets T [T ...] -r R [--dtype D] [--json]`."""
-    argv = sys.argv[1:] if argv is None else argv
-    if any(a == "--rank" or a.startswith("--rank=") for a in argv):
-        return fail("size", "the rank is now --r (or -r), PEFT's name for it: e.g. --r 8")
-    args, status = parse(_parser(), argv)
-    if args is None:
-        return status
-    split = [[t for item in names for t in item.split(",") if t] for names in (args.targets, args.modules_to_save)]
-    try:
-        est = estimate(args.model, split[0], args.r, args.dtype, args.base_dtype, split[1])
-    except StorageError as exc:
-        return fail("size", str(exc))
-    print(json.dumps(estimate_dict(est), indent=2) if args.json else format_estimate(est))
-    return 0

@@ -1,4 +1,5 @@
-"""Tests of adapterlab.safetensors_layout: the predicted header and size are safetensors' own, byte for byte."""
+"""Tests of adapterlab.safetensors_format: the predicted header and size are safetensors' own, byte for byte; the
+one dtype table is the one every user of it reads, and it is safetensors' own."""
 
 from __future__ import annotations
 
@@ -13,10 +14,21 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from adapterlab import safetensors_layout as stl
-from adapterlab.safetensors_layout import LayoutError, dtype_code, file_header_bytes, layout, layout_of
+from adapterlab import safetensors_format as stf
+from adapterlab import storage
+from adapterlab.inspection import inspect_adapter
+from adapterlab.safetensors_format import (
+    DTYPE_BITS,
+    LayoutError,
+    dtype_code,
+    file_header_bytes,
+    header_length,
+    layout,
+    layout_of,
+    read_tensors,
+)
 
-DTYPES = [getattr(torch, name) for name in stl.TORCH_CODES if hasattr(torch, name)]
+DTYPES = [getattr(torch, name) for name in stf.TORCH_CODES if hasattr(torch, name)]
 # Names as a model could have them, plus anything JSON must escape: quotes, backslashes, control
 # characters, non-ASCII (safetensors cannot take lone surrogates, so neither can a name).
 NAMES = st.text(st.characters(exclude_categories=("Cs",)), max_size=12).filter(lambda s: s != "__metadata__")
@@ -29,7 +41,7 @@ def _saved(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None) ->
         path = Path(folder) / "t.safetensors"
         save_file(tensors, path, metadata=metadata)
         raw = path.read_bytes()
-    (length,) = struct.unpack("<Q", raw[:8])
+    length = header_length(raw)
     return raw[8:8 + length], len(raw)
 
 
@@ -102,3 +114,50 @@ def test_unknown_dtype_and_reserved_name_are_teaching_errors():
         layout({"x": ("int4", [1])})
     with pytest.raises(LayoutError, match="keeps that key"):
         layout({"__metadata__": ("F32", [1])})
+
+
+def test_header_length_is_the_little_endian_prefix():
+    """header_length reads the first 8 bytes as a little-endian u64, whatever follows them."""
+    assert header_length(struct.pack("<Q", 2**32 + 7) + b"{") == 2**32 + 7
+
+
+def test_the_reader_reads_back_what_the_layout_predicts(tmp_path):
+    """A file written by safetensors is read back by read_tensors with the layout's entries and header length."""
+    tensors = {"a": torch.zeros(3, 5), "b": torch.zeros(7, dtype=torch.bfloat16),
+               "c": torch.zeros(2, dtype=torch.int64)}
+    save_file(tensors, tmp_path / "t.safetensors", metadata={"format": "pt"})
+    n, infos, metadata = read_tensors(tmp_path / "t.safetensors")
+    predicted = layout_of(tensors, {"format": "pt"})
+    assert 8 + n == predicted.header_bytes and metadata == {"format": "pt"}
+    assert [(i.name, i.dtype, i.shape, i.n_bytes) for i in infos] == [
+        (e.name, e.dtype, e.shape, e.end - e.begin) for e in predicted.entries]
+
+
+@pytest.mark.parametrize("code", list(DTYPE_BITS))
+def test_every_user_of_the_dtype_table_agrees(code, tmp_path):
+    """For every dtype the format defines (F4 and F6 included), the layout, the inspector and the storage
+    formula give one tensor of 16 elements the same number of bytes."""
+    expected = 16 * DTYPE_BITS[code] // 8
+    entry = layout({"w.lora_A.weight": (code, [4, 4])}, {"format": "pt"})
+    assert entry.data_bytes == expected
+    weights = tmp_path / "adapter_model.safetensors"
+    weights.write_bytes(struct.pack("<Q", len(entry.header)) + entry.header + bytes(expected))
+    assert inspect_adapter(weights).data_bytes == expected
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False))  # LoRA r=4 on it: A (4, 2), B (2, 4)
+    est = storage.estimate(model, ["0"], 4, code, full_dtype="float32")
+    assert est.bytes == expected and est.file_bytes == layout(est.tensors(), storage.METADATA).file_bytes
+
+
+def test_torch_codes_are_those_safetensors_writes():
+    """Every torch dtype of the table maps to the code safetensors.torch writes for it."""
+    from safetensors.torch import _TYPES
+
+    assert {code: getattr(torch, name) for name, code in stf.TORCH_CODES.items() if code in _TYPES} == _TYPES
+    assert set(_TYPES) <= set(DTYPE_BITS)
+
+
+def test_a_sub_byte_tensor_must_fill_whole_bytes():
+    """Three F4 elements are 12 bits: the layout refuses them, as safetensors' writer does."""
+    with pytest.raises(LayoutError, match="whole bytes"):
+        layout({"x": ("F4", [3])})
+    assert layout({"x": ("F4", [4]), "y": ("F6_E2M3", [4])}).data_bytes == 2 + 3
