@@ -72,7 +72,10 @@ def test_unknown_name_says_what_exists():
 
 def test_hub_offline_fails_at_once_with_one_sentence(tmp_path, monkeypatch):
     """The hub path, offline and with an empty hub cache, raises one sentence instead of retrying."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    # the hub reads HF_HUB_OFFLINE once, at import; models asks the hub (`is_offline_mode`), so set the hub's flag
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(models.BaseModelError, match="not in your local Hugging Face cache"):
         models.load_model("openai-community/gpt2", source="hub")

@@ -10,7 +10,6 @@ alone can break those methods; `check_peft_for_transformers` reads the floor fro
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from importlib import metadata
 
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from adapterlab.tables import format_table
 
 FIX = "run `make lab` in the workbook folder (or `pip install -e '.[dev]'` in your environment)"
 
@@ -119,7 +120,10 @@ def check_environment() -> list[Check]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     checks.append(Check("device", True, device, "cpu or cuda",
                         "" if device == "cpu" else "A GPU is there; the notebooks still run on the CPU."))
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    # The hub's own flag, read from HF_HUB_OFFLINE when huggingface_hub was imported (after adapterlab set it)
+    from huggingface_hub import is_offline_mode
+
+    offline = is_offline_mode()
     checks.append(Check("hub offline", True, str(offline), "True",
                         "" if offline else "The hub is online: only the real hub GPT-2 needs it."))
     return checks
@@ -130,22 +134,16 @@ def problems() -> list[str]:
     return [c.advice for c in check_environment() if not c.ok]
 
 
-def show_environment() -> None:
-    """Prints the checks as a table, then what to fix (or that nothing needs fixing)."""
-    checks = check_environment()
-    width = max(len(c.name) for c in checks) + 2
-    print(f"{'':4}{'what':<{width}}{'found':<14}{'expected'}")
-    for c in checks:
-        print(f"{'ok' if c.ok else '!!':<4}{c.name:<{width}}{c.found:<14}{c.expected}")
+def format_environment(checks: list[Check] | None = None) -> str:
+    """Returns the checks (default: `check_environment()`) as a table, then what to fix, or that nothing needs it."""
+    checks = check_environment() if checks is None else checks
+    table = format_table([("ok" if c.ok else "!!", c.name, c.found, c.expected) for c in checks],
+                         ["", "what", "found", "expected"], style="plain")
     failed = [c.advice for c in checks if not c.ok]
     notes = [c.advice for c in checks if c.ok and c.advice]
-    for line in failed + notes:
-        print(line)
-    if not failed:
-        print("Everything matches the tested versions.")
+    return "\n".join([table, *failed, *notes] + ([] if failed else ["Everything matches the tested versions."]))
 
 
-def main(argv: list[str]) -> int:
-    """`python -m adapterlab env`: prints the checks; exit status 1 if any failed."""
-    show_environment()
-    return 1 if problems() else 0
+def show_environment() -> None:
+    """Prints `format_environment()`."""
+    print(format_environment())

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import torch
+from huggingface_hub import is_offline_mode
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -78,9 +79,9 @@ def _source(source: str | None) -> str:
 
 
 def _from_hub(loader, name: str, **kwargs):
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    # The hub's own flag (HF_HUB_OFFLINE as it was when huggingface_hub was imported), not a second reading
     try:
-        return loader.from_pretrained(name, local_files_only=offline, **kwargs)
+        return loader.from_pretrained(name, local_files_only=is_offline_mode(), **kwargs)
     except OSError:
         raise BaseModelError(
             f"{name!r} is not in your local Hugging Face cache and the hub is switched off "
