@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.common import tiny_gpt2, tiny_lora
 
 import adapterlab  # noqa: F401 - before transformers/peft
 from adapterlab.checkpoint import checkpoints, latest_checkpoint, save_checkpoint
@@ -21,25 +22,15 @@ IDS = torch.tensor([[1, 2, 3, 4]])
 
 
 def _model(seed: int = 0):
-    """A LoRA model on a 2-block, 16-wide GPT-2; `seed` picks its (non-zero) adapter weights."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(0)
-    base = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=16)).eval()
-    torch.manual_seed(seed)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True, init_lora_weights=False)
-    return get_peft_model(base, config).eval()
+    """A LoRA model on the tiny GPT-2 (base seeded 0); `seed` picks its (non-zero) adapter weights."""
+    return tiny_lora(seed=seed, init_lora_weights=False)
 
 
 def _outputs_of(folder: Path) -> torch.Tensor:
     from peft import PeftModel
-    from transformers import GPT2Config, GPT2LMHeadModel
 
-    torch.manual_seed(0)
-    base = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=16)).eval()
     with torch.no_grad():
-        return PeftModel.from_pretrained(base, folder)(input_ids=IDS).logits
+        return PeftModel.from_pretrained(tiny_gpt2(), folder)(input_ids=IDS).logits
 
 
 def _logits(model) -> torch.Tensor:
@@ -118,12 +109,11 @@ def test_resaving_a_step_replaces_it(tmp_path):
 KILLED_SAVE = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    sys.path.insert(0, sys.argv[2])
-    from test_checkpoint import _model
+    from tests.common import tiny_lora
     from adapterlab.checkpoint import save_checkpoint
 
     run = Path(sys.argv[1])
-    model = _model(seed=2)
+    model = tiny_lora(seed=2, init_lora_weights=False)
     real_save = model.save_pretrained
 
     def slow_save(folder, **kwargs):
@@ -144,10 +134,9 @@ def test_killed_save_leaves_previous_adapter_intact(tmp_path):
     run = tmp_path / "run"
     good = _model(seed=1)
     save_checkpoint(good, run, step=1)
-    script = tmp_path / "killed_save.py"
-    script.write_text(KILLED_SAVE)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, str(script), str(run), str(Path(__file__).parent)], env=env)
+    # `python -c` puts the working folder, the repository root, on sys.path: the child imports tests.common
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(run)], env=env, cwd=Path(__file__).parents[1])
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "midway").exists():

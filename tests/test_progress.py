@@ -1,8 +1,11 @@
 """Progress is kept safely: never lost, never stopping a notebook."""
 
+import multiprocessing
 import os
 
 from adapterlab import progress
+
+ROUNDS = 40
 
 
 def test_unreadable_file_is_moved_aside_not_overwritten():
@@ -35,6 +38,33 @@ def test_summary_groups_by_notebook(capsys):
 
 
 def test_no_temporary_files_left_behind():
-    """The atomic write leaves only the progress file itself."""
+    """The atomic write leaves only the progress file itself (and the lock file beside it)."""
     progress.record("01.a", True)
-    assert os.listdir(progress.progress_file().parent) == ["progress.json"]
+    assert sorted(os.listdir(progress.progress_file().parent)) == [".progress.json.lock", "progress.json"]
+
+
+def _answer_many(path: str, kernel: str, start) -> None:
+    os.environ["ADAPTERLAB_PROGRESS"] = path
+    start.wait()
+    for i in range(ROUNDS):
+        assert progress.record(f"{kernel}.q{i}", i % 2 == 0)
+        assert progress.record("shared.q", False)
+
+
+def test_two_kernels_answering_at_once_lose_no_answer():
+    """Two processes recording different answers at the same moment, many times: every answer is kept, and the
+    question both answer counts every attempt (read-change-write under the lock, not last writer wins)."""
+    path = str(progress.progress_file())
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, as a second kernel is
+    start = context.Event()
+    kernels = [context.Process(target=_answer_many, args=(path, name, start)) for name in ("k1", "k2")]
+    for kernel in kernels:
+        kernel.start()
+    start.set()
+    for kernel in kernels:
+        kernel.join(timeout=300)
+    assert [k.exitcode for k in kernels] == [0, 0]
+    data = progress.load()
+    for name in ("k1", "k2"):
+        assert {q for q in data if q.startswith(f"{name}.")} == {f"{name}.q{i}" for i in range(ROUNDS)}
+    assert data["shared.q"]["attempts"] == 2 * ROUNDS

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from adapterlab import workspace
+from adapterlab.adapter_files import is_complete_adapter
 from adapterlab.adapters import trained_adapter
-from adapterlab.workspace import WorkspaceError, is_complete_adapter, lesson_adapter, my_adapter_dir, work_dir
+from adapterlab.workspace import WorkspaceError, lesson_adapter, my_adapter_dir, work_dir
 
 
 @pytest.fixture

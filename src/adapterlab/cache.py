@@ -21,6 +21,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from adapterlab.files import write_atomic
+
 CACHE_ENV = "ADAPTERLAB_CACHE"
 STAMP = "adapterlab_build.json"
 
@@ -95,7 +97,7 @@ def cached_build(folder: Path, recipe: Mapping[str, object], write: Callable[[Pa
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-staging-", dir=root))
         try:
             write(staging)
-            (staging / STAMP).write_text(json.dumps(dict(recipe), indent=1))
+            write_atomic(staging / STAMP, json.dumps(dict(recipe), indent=1))  # on disk before the rename below
             _share_as_umask_allows(staging)
             if folder.exists():
                 shutil.rmtree(folder)

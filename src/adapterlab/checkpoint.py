@@ -4,7 +4,7 @@
 `adapter_model.safetensors` exactly where the last good adapter was. Here every save goes to a
 hidden temporary folder next to the target, is flushed to disk, and only then renamed to
 `checkpoint-<step>` (a rename within one file system is atomic: the folder appears whole or not at
-all). A one-line `latest` file, itself replaced atomically with `os.replace`, names the newest
+all). A one-line `latest` file, itself replaced atomically (`files.write_atomic`), names the newest
 complete checkpoint. The same layout (`checkpoint-<step>` folders) as transformers' Trainer.
 """
 
@@ -16,7 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from adapterlab.inspection import CONFIG_NAME, WEIGHTS_NAME, inspect_adapter
+from adapterlab.adapter_files import is_complete_adapter
+from adapterlab.files import write_atomic
+from adapterlab.inspection import inspect_adapter
 
 LATEST = "latest"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -28,19 +30,6 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
-
-
-def _replace_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def checkpoints(folder: str | Path) -> dict[int, Path]:
@@ -83,7 +72,7 @@ def save_checkpoint(model, folder: str | Path, step: int, keep: int = 3) -> Path
         shutil.rmtree(staging, ignore_errors=True)
     for leftover in folder.glob(".tmp-replaced-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    _replace_text(folder / LATEST, target.name + "\n")
+    write_atomic(folder / LATEST, target.name + "\n")
     for old_step in list(checkpoints(folder))[:-keep] if keep > 0 else []:
         shutil.rmtree(folder / f"checkpoint-{old_step}", ignore_errors=True)
     return target
@@ -95,7 +84,7 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     pointer = folder / LATEST
     if pointer.is_file():
         named = folder / pointer.read_text().strip()
-        if (named / WEIGHTS_NAME).is_file() and (named / CONFIG_NAME).is_file():
+        if is_complete_adapter(named):
             return named
     found = checkpoints(folder)  # no pointer yet (or it names a deleted folder): the highest complete step
     return found[max(found)] if found else None

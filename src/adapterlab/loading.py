@@ -55,7 +55,7 @@ def check_adapter_fits(base: nn.Module, path: str | Path) -> None:
 
     Raises:
         AdapterMismatchError: a tensor names a missing layer, has the wrong shape, or targeted layers lack weights.
-        adapterlab.inspection.AdapterFileError: the folder or its files are missing or corrupt.
+        adapterlab.adapter_files.AdapterFileError: the folder or its files are missing or corrupt.
     """
     report = inspect_adapter(path)
     where = Path(path).name

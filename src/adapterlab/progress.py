@@ -2,7 +2,9 @@
 
 The file is `ADAPTERLAB_PROGRESS` or ~/.local/share/adapterlab/progress.json. Recording never
 stops a notebook: if the file cannot be written the attempt is simply not kept, and a file that
-cannot be read is moved aside (never overwritten) before a new one is started.
+cannot be read is moved aside (never overwritten) before a new one is started. Each record reads,
+changes and writes the file under a file lock (`filelock`), so two kernels answering at once lose no
+answer, and writes it atomically (`files.write_atomic`), so a crash never leaves half a file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ import json
 import os
 import time
 from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from adapterlab.files import write_atomic
+from adapterlab.tables import format_table
+
+LOCK_TIMEOUT_S = 10  # a kernel that holds the lock longer has hung; the attempt is then not kept
 
 
 def progress_file() -> Path:
@@ -40,20 +49,19 @@ def load() -> dict[str, dict]:
 
 def record(question_id: str, correct: bool, peeked: bool = False) -> bool:
     """Adds one attempt at `question_id`; returns False if the file could not be written."""
-    data = load()
-    entry = data.setdefault(question_id, {"attempts": 0, "correct": False, "peeked": False})
-    if not peeked:
-        entry["attempts"] += 1
-    entry["correct"] = entry["correct"] or correct
-    entry["peeked"] = entry["peeked"] or peeked
     path = progress_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        staging.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(staging, path)  # atomic: a crash never leaves half a file
+        with FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT_S):
+            data = load()  # read inside the lock: another kernel's answer, written a moment ago, is kept
+            entry = data.setdefault(question_id, {"attempts": 0, "correct": False, "peeked": False})
+            if not peeked:
+                entry["attempts"] += 1
+            entry["correct"] = entry["correct"] or correct
+            entry["peeked"] = entry["peeked"] or peeked
+            write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
         return True
-    except OSError:
+    except (OSError, Timeout):
         return False
 
 
@@ -74,6 +82,5 @@ def show_progress() -> None:
     if not table:
         print("No exercises answered yet: every notebook ends with a few.")
         return
-    print(f"{'notebook':<10}{'solved':>8}{'tried':>8}{'peeked':>8}")
-    for notebook, row in table.items():
-        print(f"{notebook:<10}{row['solved']:>8}{row['tried']:>8}{row['peeked']:>8}")
+    print(format_table([{"notebook": notebook, **row} for notebook, row in table.items()], style="plain",
+                       align="<>>>"))

@@ -26,7 +26,9 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from adapterlab import lora_configs, tasks, training
 from adapterlab.adapters import DEMO_ADAPTERS
+from adapterlab.cache import STAMP
 from adapterlab.corpus import generate_corpus
+from adapterlab.files import write_atomic
 from adapterlab.models import load_model, load_tokenizer
 
 EOS = "<|endoftext|>"
@@ -66,24 +68,27 @@ def make_gpt2_mini(folder: Path) -> list[float]:
 
 
 def _save_adapter(model, folder: Path, stamp: dict | None = None) -> None:
-    """Saves `model`'s one adapter's files straight into `folder` (not into a subfolder named after it)."""
-    model.save_pretrained(folder / "out")
-    # save_pretrained(path) writes into path/ when the adapter is named "default", else into path/<name>/.
-    written = next(p.parent for p in (folder / "out").rglob("adapter_config.json"))
-    for file in written.iterdir():
-        file.rename(folder / file.name)
-    shutil.rmtree(folder / "out")
+    """Saves `model`'s one adapter with PEFT's `save_pretrained`, its files straight into `folder`.
+
+    The files are PEFT's, unedited: what would name this machine is set on the model before saving.
+    """
     # PEFT records the folder the base was loaded from: this machine's path, meaningless where the files ship.
     # No name at all, not "gpt2-mini": on every save PEFT looks a named base up (a folder, else the hub) and
     # warns when it finds none; the notebooks load these adapters onto load_model("gpt2-mini") themselves.
-    config = json.loads((folder / "adapter_config.json").read_text())
-    machine_path, config["base_model_name_or_path"] = config["base_model_name_or_path"], None
-    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    card = folder / "README.md"  # PEFT's model card names the base too
-    if card.is_file():
-        card.write_text(card.read_text().replace(machine_path, MINI_NAME))
+    for config in model.peft_config.values():
+        config.base_model_name_or_path = None
+    model.get_base_model().config._name_or_path = MINI_NAME  # what PEFT's model card (README.md) names
+    model.save_pretrained(folder / "out")
+    # save_pretrained(path) writes into path/ when the adapter is named "default", else into path/<name>/
+    # (the card stays in path/); the shipped layout is one flat folder per adapter.
+    (name,) = model.peft_config
+    written = folder / "out" if name == "default" else folder / "out" / name
+    for file in written.iterdir():
+        if file.is_file():
+            file.rename(folder / file.name)
+    shutil.rmtree(folder / "out")
     if stamp is not None:
-        (folder / "adapterlab_build.json").write_text(json.dumps(stamp, indent=1))
+        write_atomic(folder / STAMP, json.dumps(stamp, indent=1))
 
 
 def make_task_adapter(task: str, folder: Path) -> dict:
@@ -124,5 +129,5 @@ def make_demo_adapters(folder: Path) -> dict[str, list[float]]:
         (folder / name).mkdir(parents=True)
         _save_adapter(model, folder / name)  # PEFT's files only: notebook 06 lists them
     stamp = dict(base=MINI_NAME, **DEMO_TRAINING, losses={k: [round(x, 4) for x in v] for k, v in losses.items()})
-    (folder / "adapterlab_build.json").write_text(json.dumps(stamp, indent=1))
+    write_atomic(folder / STAMP, json.dumps(stamp, indent=1))
     return losses

@@ -9,10 +9,10 @@ that learners can only read, and rebuilding it must not take your work with it.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from adapterlab.adapter_files import is_complete_adapter
 from adapterlab.adapters import trained_adapter
 from adapterlab.cache import cache_root
 
@@ -21,7 +21,6 @@ WORK_ENV = "ADAPTERLAB_WORK"
 # so a notebook that uses `lesson_adapter()` can evaluate either one the same way.
 MY_ADAPTER_TASK = "english_ner"
 MY_ADAPTER_NAME = "my_adapter"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 class WorkspaceError(RuntimeError):
@@ -55,18 +54,6 @@ def work_dir() -> Path:
 def my_adapter_dir() -> Path:
     """Returns the folder notebook 02 saves your trained adapter into (it may not exist yet)."""
     return work_dir() / MY_ADAPTER_NAME
-
-
-def is_complete_adapter(folder: str | Path) -> bool:
-    """Returns True if `folder` holds a saved adapter: both files, and a config PEFT wrote."""
-    folder = Path(folder)
-    if not all((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in ADAPTER_FILES):
-        return False
-    try:
-        config = json.loads((folder / "adapter_config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and "peft_type" in config
 
 
 def lesson_adapter() -> tuple[Path, str]:
