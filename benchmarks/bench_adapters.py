@@ -33,7 +33,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from adapterlab.files import file_sizes
 from adapterlab.models import load_model
-from adapterlab.timing import Case, compare, scale
+from benchmarks.timing import Case, compare, scale
 
 # label -> GPT-2 module names LoRA wraps. `c_proj` matches both attn.c_proj and mlp.c_proj.
 TARGET_SETS = {

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from adapterlab.files import human_size
-from adapterlab.timing import number, show_summary
+from adapterlab.tables import format_table
+from benchmarks.timing import format_summary, number
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -73,9 +74,8 @@ def notebooks_markdown(section: dict[str, Any]) -> str:
         f"Warm: {section.get('warm_cache', _OLD_WARM)}; cold: {section.get('cold_cache', _OLD_COLD)}."
         + (f" `make models` itself took {section['make_models_s']:.0f} s." if "make_models_s" in section else ""),
         "",
-        "| notebook | warm cache | cold cache | kernel start | peak memory, warm | peak memory, cold |",
-        "|---|---|---|---|---|---|",
     ]
+    rows = []
     for name, row in section["rows"].items():
         cells = []
         for kind in ("warm", "cold"):
@@ -94,7 +94,9 @@ def notebooks_markdown(section: dict[str, Any]) -> str:
             peak = run and run["peak_rss_bytes"]
             cells.append(f"{human_size(peak)} / {human_size(budget_b)} {_mark(peak <= budget_b)}" if peak
                          else "not run" if run is None else "")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        rows.append([name, *cells])
+    lines.append(format_table(rows, ["notebook", "warm cache", "cold cache", "kernel start", "peak memory, warm",
+                                     "peak memory, cold"]))
     return "\n".join(lines) + "\n"
 
 
@@ -113,14 +115,14 @@ def _times(wins: float) -> str:
     return f"{number(wins)}× less" if wins >= 1 else f"{number(1 / wins)}× more"
 
 
-def _row(measure: str, left: str, left_stat: Any, right: str, right_stat: Any, how: str) -> str:
+def _row(measure: str, left: str, left_stat: Any, right: str, right_stat: Any, how: str) -> list[str]:
     if isinstance(left_stat, int):
         shown = (human_size(left_stat), human_size(right_stat))
         wins = right_stat / left_stat
     else:
-        shown = (show_summary(left_stat), show_summary(right_stat))
+        shown = (format_summary(left_stat), format_summary(right_stat))
         wins = right_stat["median"] / left_stat["median"]
-    return f"| {measure} | {left}: {shown[0]} | {right}: {shown[1]} | {_times(wins)} {how} |"
+    return [measure, f"{left}: {shown[0]}", f"{right}: {shown[1]}", f"{_times(wins)} {how}"]
 
 
 def adapters_markdown(section: dict[str, Any]) -> str:
@@ -138,13 +140,7 @@ def adapters_markdown(section: dict[str, Any]) -> str:
     ]
     for s in section["sets"].values():
         sw, inf, mb = s["switch"], s["inference"], s["mixed_batch"]
-        lines += [
-            "",
-            f"### LoRA r={s['r']} on {', '.join(s['targets'])}: {s['params']['adapter']:,} adapter parameters "
-            f"on a {s['params']['base']:,}-parameter base",
-            "",
-            "| measure | adapter side | other side | adapter side takes |",
-            "|---|---|---|---|",
+        rows = [
             _row("bytes on disk", "adapter folder", s["bytes"]["adapter"], "full checkpoint", s["bytes"]["full"],
                  "disk"),
             _row("save", "adapter", s["save"]["adapter"], "full model", s["save"]["full"], "time"),
@@ -157,6 +153,13 @@ def adapters_markdown(section: dict[str, Any]) -> str:
             _row("inference", "unmerged adapter", inf["unmerged"], "base, no adapter", inf["base"], "time per token"),
             _row("mixed batch", f"{mb['rows']} rows, {len(set(mb['adapters']))} adapters, one batch", mb["mixed"],
                  "adapter by adapter", mb["one_adapter_at_a_time"], "time"),
+        ]
+        lines += [
+            "",
+            f"### LoRA r={s['r']} on {', '.join(s['targets'])}: {s['params']['adapter']:,} adapter parameters "
+            f"on a {s['params']['base']:,}-parameter base",
+            "",
+            format_table(rows, ["measure", "adapter side", "other side", "adapter side takes"]),
         ]
         checks = s["checks"]
         lines += ["", f"Checked in the same run: merged and unmerged logits agree to "

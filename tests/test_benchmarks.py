@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from benchmarks import bench_adapters, bench_notebooks, report
+from benchmarks import bench_adapters, bench_notebooks, report, timing
 from benchmarks.__main__ import main
 
 
@@ -81,3 +81,39 @@ def test_failing_notebook_is_reported_not_raised(tmp_path):
     section["rows"][path.name] = {"warm": result}
     section["machine_start"] = section["machine_end"] = report.machine()
     assert "FAILED (cell 1: ValueError" in report.notebooks_markdown(section)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock that only moves when a timed case says so."""
+    state = {"now": 0.0}
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: state["now"])
+    return state
+
+
+def test_compare_times_only_fn_and_summarises(clock):
+    """compare times fn alone (setup and teardown are outside the timing), in turns, and summarises each case."""
+    order = []
+
+    def case(name, cost):
+        def fn(_):
+            order.append(name)
+            clock["now"] += cost
+
+        def setup():
+            clock["now"] += 100  # untimed work must not count
+        return timing.Case(fn, setup=setup)
+
+    result = timing.compare({"x": case("x", 1.0), "y": case("y", 3.0)}, reps=3)
+    assert order == ["x", "y"] * 3
+    assert result["x"]["median"] == 1.0 and result["y"]["values"] == [3.0, 3.0, 3.0] and result["y"]["n"] == 3
+    assert timing.ratio(result["y"], result["x"]) == 3.0
+
+
+def test_format_summary_gives_median_range_and_count():
+    """A time is shown in the unit a person would say, with its min–max range and repetition count."""
+    assert timing.format_summary(timing.summary([0.012, 0.011, 0.013], "s")) == "12 ms (11–13, n=3)"
+    assert timing.format_summary(timing.summary([2.5], "s")) == "2.5 s (n=1)"
+    assert timing.format_summary(timing.summary([1160.0, 999.7], "ms/token")) == "1080 ms/token (1000–1160, n=2)"
+    with pytest.raises(ValueError, match="at least one"):
+        timing.summary([], "s")

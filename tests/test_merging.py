@@ -3,46 +3,45 @@
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
+from tests import common
 from torch import nn
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from adapterlab import merging
 
-TINY = GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=16, vocab_size=50)
+TINY = common.tiny_gpt2_config(n_layer=1)
 IDS = torch.tensor([[1, 5, 7, 9, 11, 13]])
 
 
 def tiny_lora(target_modules=("c_attn", "c_proj", "c_fc"), seed=0):
     """A 1-layer GPT-2 with a LoRA adapter whose B is not zero, so merging changes the weights."""
-    torch.manual_seed(seed)
-    base = GPT2LMHeadModel(TINY).eval()
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=list(target_modules), fan_in_fan_out=True,
-                        init_lora_weights=False)
-    return get_peft_model(base, config).eval()
+    return common.tiny_lora(common.tiny_gpt2(seed, n_layer=1), target_modules=target_modules, seed=seed,
+                            init_lora_weights=False)
 
 
-def test_lora_delta_is_what_the_merge_adds():
-    """For every GPT-2 Conv1D layer, merged weight - original weight == lora_delta (fan_in_fan_out layout)."""
+def test_get_delta_weight_is_what_the_merge_adds():
+    """For every GPT-2 Conv1D layer, merged weight - original weight == get_delta_weight (fan_in_fan_out layout),
+    and it is PEFT's own `layer.get_delta_weight`."""
     model = tiny_lora()
     layers = merging.lora_layers(model)
     before = merging.target_weights(model)
-    deltas = {name: merging.lora_delta(layer) for name, layer in layers.items()}
+    deltas = {name: merging.get_delta_weight(layer) for name, layer in layers.items()}
     model.merge_adapter()
     after = merging.target_weights(model)
     for name in layers:
         assert deltas[name].shape == before[name].shape
         assert torch.allclose(after[name] - before[name], deltas[name], atol=1e-6)
         assert deltas[name].abs().max() > 0
+        assert torch.allclose(deltas[name], layers[name].get_delta_weight("default"))
 
 
-def test_lora_delta_for_a_linear_layer_is_not_transposed():
+def test_get_delta_weight_for_a_linear_layer_is_not_transposed():
     """An nn.Linear target (fan_in_fan_out=False) gets B·A in the (out, in) layout, as PEFT's get_delta_weight."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(6, 10))
     model = get_peft_model(net, LoraConfig(r=2, lora_alpha=6, target_modules=["0"], init_lora_weights=False))
     layer = merging.lora_layers(model)["base_model.model.0"]
-    assert merging.lora_delta(layer).shape == (10, 6)
-    assert torch.allclose(merging.lora_delta(layer), layer.get_delta_weight("default"))
+    assert merging.get_delta_weight(layer).shape == (10, 6)
+    assert torch.allclose(merging.get_delta_weight(layer), layer.get_delta_weight("default"))
 
 
 def test_lora_layers_counts_targets_and_none_after_merge_and_unload():
@@ -79,3 +78,4 @@ def test_logits_are_float32_whatever_the_model_dtype():
     """logits() returns float32 logits of shape (B, T, vocab) for a bfloat16 model too."""
     out = merging.logits(tiny_lora().to(torch.bfloat16), IDS)
     assert out.dtype == torch.float32 and out.shape == (1, IDS.shape[1], TINY.vocab_size)
+

@@ -1,4 +1,4 @@
-"""adapterlab.timing: turns, summaries and ratios, checked on a fake clock (never the machine's speed)."""
+"""adapterlab.timing: turns and round-by-round ratios, checked on a fake clock (never the machine's speed)."""
 
 import pytest
 import torch
@@ -45,34 +45,6 @@ def test_median_ratio_pairs_rounds_and_refuses_mismatched_lists():
         timing.median_ratio([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="non-empty"):
         timing.median_ratio([], [])
-
-
-def test_compare_times_only_fn_and_summarises(clock):
-    """compare times fn alone (setup and teardown are outside the timing), in turns, and summarises each case."""
-    order = []
-
-    def case(name, cost):
-        def fn(_):
-            order.append(name)
-            clock["now"] += cost
-
-        def setup():
-            clock["now"] += 100  # untimed work must not count
-        return timing.Case(fn, setup=setup)
-
-    result = timing.compare({"x": case("x", 1.0), "y": case("y", 3.0)}, reps=3)
-    assert order == ["x", "y"] * 3
-    assert result["x"]["median"] == 1.0 and result["y"]["values"] == [3.0, 3.0, 3.0] and result["y"]["n"] == 3
-    assert timing.ratio(result["y"], result["x"]) == 3.0
-
-
-def test_show_summary_gives_median_range_and_count():
-    """A time is shown in the unit a person would say, with its min–max range and repetition count."""
-    assert timing.show_summary(timing.summary([0.012, 0.011, 0.013], "s")) == "12 ms (11–13, n=3)"
-    assert timing.show_summary(timing.summary([2.5], "s")) == "2.5 s (n=1)"
-    assert timing.show_summary(timing.summary([1160.0, 999.7], "ms/token")) == "1080 ms/token (1000–1160, n=2)"
-    with pytest.raises(ValueError, match="at least one"):
-        timing.summary([], "s")
 
 
 def test_forward_times_runs_under_inference_mode(clock):

@@ -30,9 +30,15 @@ def trained_adapter(task: str) -> Path:
     return TASK_ADAPTERS / task
 
 
-def build_stamp(task: str) -> dict:
-    """Returns what the training of `task`'s adapter recorded: its held-out accuracy and training losses."""
+def training_record(task: str) -> dict:
+    """Returns what the training of `task`'s adapter recorded: its held-out accuracy and training losses.
+
+    The record is the folder's `adapterlab_build.json`, which the model cache also reads as a build's stamp.
+    """
     return read_stamp(trained_adapter(task))
+
+
+build_stamp = training_record  # the name notebook 05 imports
 
 
 def demo_adapters() -> dict[str, Path]:

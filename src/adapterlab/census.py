@@ -1,4 +1,6 @@
-"""Where a model's parameters live: a census by module type, and trainable against frozen.
+"""Where a model's parameters live: a census by module type.
+
+Trainable against frozen is PEFT's own `PeftModel.get_nb_trainable_parameters()`.
 
 A tied parameter (GPT-2's `lm_head.weight` is `transformer.wte.weight`) is counted once, at the
 first module that holds it, as `model.num_parameters()` and `model.parameters()` do.
@@ -22,8 +24,3 @@ def parameters_by_module_type(model: nn.Module) -> dict[str, int]:
                 counts[type(module).__name__] += param.numel()
     return dict(counts.most_common())
 
-
-def trainable_and_total(model: nn.Module) -> tuple[int, int]:
-    """Returns (trainable parameters, all parameters), each parameter counted once."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

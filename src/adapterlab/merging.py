@@ -1,7 +1,8 @@
 """Merging a LoRA adapter into its base model: the delta by hand, and what a merge changes.
 
 A merge writes W' = W + (lora_alpha / r) · B·A into the base layer (LoRA paper, Hu et al. 2021, section
-4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module computes that delta by hand and
+4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module computes that delta by hand, under
+PEFT's name, and
 measures the difference between two models: weights that drifted, logits that moved. Notebook 06
 uses it beside `adapterlab.quantize` (simulated low-bit bases) and `adapterlab.timing` (latency).
 """
@@ -15,16 +16,20 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 
-def lora_delta(layer: BaseTunerLayer, adapter_name: str = "default") -> torch.Tensor:
-    """Returns (lora_alpha / r) · B·A for `layer`, laid out like its base weight, in float32.
+def get_delta_weight(layer: BaseTunerLayer, adapter_name: str = "default") -> torch.Tensor:
+    """Returns (lora_alpha / r) · B·A for `layer`, laid out like its base weight, in float32: by hand what
+    PEFT's `layer.get_delta_weight(adapter_name)` returns.
 
     GPT-2's Conv1D stores its weight as (in, out), so with `fan_in_fan_out=True` the product is
-    transposed, as in PEFT's `get_delta_weight`.
+    transposed, as PEFT's `transpose(..., fan_in_fan_out)` does.
     """
     A = layer.lora_A[adapter_name].weight.float()  # (r, in)
     B = layer.lora_B[adapter_name].weight.float()  # (out, r)
     delta = layer.scaling[adapter_name] * (B @ A)  # (out, in)
     return delta.T if layer.fan_in_fan_out else delta
+
+
+lora_delta = get_delta_weight  # the name notebook 06 imports
 
 
 def lora_layers(model: nn.Module) -> dict[str, BaseTunerLayer]:
