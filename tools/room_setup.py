@@ -114,12 +114,20 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return done
 
 
-def build_shared_models(folder: Path) -> dict[str, int]:
+def build_shared_models(folder: Path, built: Path | None = None) -> dict[str, int]:
     """Builds the models into `folder` as the administrator does, then makes it read-only for learners.
 
-    Returns the modes the build itself left, {relative path: st_mode}, before the `chmod`: what a
-    learner would meet if the administrator forgot it.
+    Args:
+        folder: the shared model folder to make.
+        built: a model cache `python -m adapterlab build` already made (make test's build/models): copied,
+            modes and all, instead of building the 500 MB gpt2 again. The build then only checks it is current.
+
+    Returns:
+        The modes the build itself left, {relative path: st_mode}, before the `chmod`: what a learner would
+        meet if the administrator forgot it.
     """
+    if built is not None:
+        shutil.copytree(built, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
     folder.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "adapterlab", "build"], env={**os.environ, "ADAPTERLAB_CACHE": str(folder)})
     modes = {str(p.relative_to(folder)): p.stat().st_mode for p in sorted(folder.rglob("*"))}

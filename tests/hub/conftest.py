@@ -82,7 +82,8 @@ def shared_models(prerequisites, room_folder) -> tuple[Path, dict[str, str]]:
     if given := os.environ.get("ADAPTERLAB_ROOM_MODELS"):
         return Path(given), {}
     folder = room_folder / "models"
-    return folder, room_setup.build_shared_models(folder)
+    built = os.environ.get("ADAPTERLAB_TEST_CACHE")  # make test's build/models: copied, not built again
+    return folder, room_setup.build_shared_models(folder, Path(built) if built else None)
 
 
 @pytest.fixture(scope="session")
