@@ -8,6 +8,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers.trainer_utils import TrainOutput
 
+from adapterlab.adapter_files import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.files import file_sizes, human_size
 from adapterlab.questions.nb01 import lora_settings_problem, peft_model_problem, wraps_problem
@@ -117,15 +118,15 @@ def diagnose_saved_adapter(folder: Any) -> tuple[str, str] | None:
         return ("pickle", f"You saved {pickles[0]} with torch.save: a pickle (loading one can run code, "
                           "notebook 03) of every tensor you gave it, and no adapter_config.json for PEFT to "
                           "rebuild the LoRA layers from. `model.save_pretrained(folder)` writes both files.")
-    if "adapter_config.json" not in sizes:
-        nested = [name for name in sizes if name.endswith("/adapter_config.json")]
+    if CONFIG_NAME not in sizes:
+        nested = [name for name in sizes if name.endswith(f"/{CONFIG_NAME}")]
         if nested:
             return ("subfolder", f"The adapter went into the subfolder {nested[0].split('/')[0]}/ (PEFT saves an "
                                  "adapter not named 'default' there): pass that folder.")
         return "no_config", "There is no adapter_config.json: PEFT needs it to rebuild the LoRA layers."
-    if "adapter_model.safetensors" not in sizes:
+    if SAFETENSORS_WEIGHTS_NAME not in sizes:
         return "no_weights", "There is an adapter_config.json but no adapter_model.safetensors beside it."
-    if _lora_b_all_zero(load_file(folder / "adapter_model.safetensors")):
+    if _lora_b_all_zero(load_file(folder / SAFETENSORS_WEIGHTS_NAME)):
         return ("untrained", "It ran, and saved an adapter that was never trained: every lora_B is zero, as right "
                              "after get_peft_model. Save the model Trainer trained (`model`, which is "
                              "`trainer.model`), not a freshly wrapped one.")

@@ -1,6 +1,5 @@
 """Check your understanding: notebook 03 (saving adapters)."""
 
-import json
 import struct
 from pathlib import Path
 from typing import Any
@@ -8,9 +7,16 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from adapterlab.adapter_files import (
+    SAFETENSORS_WEIGHTS_NAME,
+    WEIGHTS_NAME,
+    is_complete_adapter,
+    read_adapter_config,
+)
 from adapterlab.adapters import demo_adapters
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.files import file_sizes
+from adapterlab.safetensors_format import header_length
 
 q1 = ValueQuestion(
     id="03.tensor_bytes",
@@ -29,10 +35,6 @@ q1 = ValueQuestion(
 )
 
 
-def _header_length(data: bytes) -> int:
-    return struct.unpack("<Q", data[:8])[0]
-
-
 q2 = CodeQuestion(
     id="03.header_length",
     prompt="Write `header_length(data)`: given the first bytes of a safetensors file, return the length "
@@ -42,7 +44,7 @@ q2 = CodeQuestion(
         ((struct.pack("<Q", 3032) + b"{",), 3032),
         ((struct.pack("<Q", 2**32 + 7),), 2**32 + 7),
     ],
-    reference_function=_header_length,
+    reference_function=header_length,
     wrong_functions=[
         lambda data: int.from_bytes(data[:8], "big"),
         lambda data: int.from_bytes(data[:4], "little"),
@@ -99,7 +101,7 @@ def _folder_problem(folder: Any) -> tuple[str, str] | None:
 
 
 def _same_tensors(file: Path, folder: Path) -> bool:
-    mine, saved = load_file(file), load_file(folder / "adapter_model.safetensors")
+    mine, saved = load_file(file), load_file(folder / SAFETENSORS_WEIGHTS_NAME)
     return mine.keys() == saved.keys() and all(torch.equal(mine[k], saved[k]) for k in saved)
 
 
@@ -109,18 +111,18 @@ def diagnose_save_one(folder: Any) -> tuple[str, str] | None:
     if problem:
         return problem
     files = set(file_sizes(folder))
-    if any(name.endswith(("model.safetensors", ".bin")) and not name.endswith("adapter_model.safetensors")
+    if any(name.endswith(("model.safetensors", ".bin")) and not name.endswith(SAFETENSORS_WEIGHTS_NAME)
            for name in files):
         return ("full_model", f"This folder holds a whole model ({sorted(files)}): the base model's own "
                               "`save_pretrained` writes every weight. Save through the PeftModel, which writes "
                               "adapters only.")
-    if "spanish/adapter_model.safetensors" in files:
+    if f"spanish/{SAFETENSORS_WEIGHTS_NAME}" in files:
         return ("both", "It ran, but the folder holds both adapters, english/ and spanish/: PeftModel's "
                         "`save_pretrained` saves every adapter it holds, whichever is active. Pick one with "
                         "`selected_adapters=['english']`.")
-    if "english/adapter_model.safetensors" not in files:
+    if f"english/{SAFETENSORS_WEIGHTS_NAME}" not in files:
         return "no_english", f"No english/adapter_model.safetensors in the folder (it holds {sorted(files)})."
-    if not _same_tensors(Path(folder) / "english" / "adapter_model.safetensors", demo_adapters()["english"]):
+    if not _same_tensors(Path(folder) / "english" / SAFETENSORS_WEIGHTS_NAME, demo_adapters()["english"]):
         return "weights", "english/ holds weights other than the English adapter's."
     return None
 
@@ -149,18 +151,18 @@ def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
     if problem:
         return problem
     files = set(file_sizes(folder))
-    if "adapter_model.bin" in files:
+    if WEIGHTS_NAME in files:
         return ("legacy", "The weights are `adapter_model.bin`, a pickle: whoever loads it from you must trust "
                           "it (section 4). Leave `safe_serialization` at its default.")
-    if "adapter_model.safetensors" not in files or "adapter_config.json" not in files:
+    if not is_complete_adapter(folder):
         return "files", f"Expected adapter_config.json and adapter_model.safetensors at the top, found {sorted(files)}."
-    base = json.loads((Path(folder) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    base = read_adapter_config(folder)["base_model_name_or_path"]
     if base != "gpt2-mini":
         shown = "an absolute path on this machine" if base and Path(base).is_absolute() else repr(base)
         return ("absolute_path", f"It saved, but `base_model_name_or_path` is {shown}: on a colleague's machine "
                                  "it points nowhere (section 2). Set the adapter's config "
                                  "(`peft_config['default'].base_model_name_or_path`) before you save.")
-    if not _same_tensors(Path(folder) / "adapter_model.safetensors", demo_adapters()["spanish"]):
+    if not _same_tensors(Path(folder) / SAFETENSORS_WEIGHTS_NAME, demo_adapters()["spanish"]):
         return "weights", "The weights are not the Spanish adapter's."
     return None
 

@@ -9,6 +9,7 @@ from peft import PeftConfig, PeftModel
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import load_file
 
+from adapterlab.adapter_files import SAFETENSORS_WEIGHTS_NAME
 from adapterlab.adapters import demo_adapters
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.merging import logits
@@ -89,7 +90,7 @@ q4 = ChoiceQuestion(
 def holds_folder(model: PeftModel, name: str, folder: Path) -> bool:
     """True if adapter `name` of `model` holds exactly the tensors saved in `folder`."""
     held = get_peft_model_state_dict(model, adapter_name=name)
-    saved = load_file(Path(folder) / "adapter_model.safetensors")
+    saved = load_file(Path(folder) / SAFETENSORS_WEIGHTS_NAME)
     return held.keys() == saved.keys() and all(torch.equal(held[k], saved[k]) for k in saved)
 
 

@@ -9,6 +9,7 @@ from peft.utils import get_peft_model_state_dict
 from safetensors.torch import load_file
 
 from adapterlab import tasks
+from adapterlab.adapter_files import SAFETENSORS_WEIGHTS_NAME
 from adapterlab.adapters import trained_adapter
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.models import generate, load_model, load_tokenizer
@@ -79,7 +80,7 @@ def _holds_adapter_of(model: PeftModel, name: str) -> str | None:
     """The task whose shipped adapter `model` holds under `name`, or None if it matches neither."""
     held = get_peft_model_state_dict(model, adapter_name=name)
     for task in tasks.TASKS:
-        shipped = load_file(trained_adapter(task) / "adapter_model.safetensors")
+        shipped = load_file(trained_adapter(task) / SAFETENSORS_WEIGHTS_NAME)
         if held.keys() == shipped.keys() and all(torch.equal(held[k], shipped[k]) for k in shipped):
             return task
     return None

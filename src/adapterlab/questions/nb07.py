@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from safetensors import safe_open
 
+from adapterlab.adapter_files import (
+    CONFIG_NAME,
+    SAFETENSORS_WEIGHTS_NAME,
+    is_complete_adapter,
+    read_adapter_config,
+)
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.files import file_sizes
 from adapterlab.models import model_dir
@@ -106,11 +111,11 @@ def _adapter_file(folder: Any) -> tuple[Path | None, tuple[str, str] | None]:
     if folder is None or not isinstance(folder, (str, Path)):
         return None, ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}: "
                                     "`save_pretrained` returns None.")
-    files = file_sizes(folder) if Path(folder).is_dir() else {}
-    if "adapter_model.safetensors" not in files or "adapter_config.json" not in files:
-        return None, ("files", f"Expected adapter_config.json and adapter_model.safetensors at the top of the "
+    if not is_complete_adapter(folder):
+        files = file_sizes(folder) if Path(folder).is_dir() else {}
+        return None, ("files", f"Expected {CONFIG_NAME} and {SAFETENSORS_WEIGHTS_NAME} at the top of the "
                                f"folder, found {sorted(files) or 'nothing'}.")
-    return Path(folder) / "adapter_model.safetensors", None
+    return Path(folder) / SAFETENSORS_WEIGHTS_NAME, None
 
 
 def diagnose_budget(folder: Any) -> tuple[str, str] | None:
@@ -118,7 +123,7 @@ def diagnose_budget(folder: Any) -> tuple[str, str] | None:
     path, problem = _adapter_file(folder)
     if problem:
         return problem
-    config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    config = read_adapter_config(folder)
     targets = config["target_modules"]
     if sorted(targets if isinstance(targets, list) else [targets]) != ["c_attn"]:
         return "targets", f"The adapter targets {targets}; the task is every `c_attn` and nothing else."
@@ -173,7 +178,7 @@ def diagnose_half(folder: Any) -> tuple[str, str] | None:
                           "`autocast_adapter_dtype=False` to `get_peft_model`.")
     if dtypes != {"BF16"}:
         return "dtype", f"The tensors are {sorted(dtypes)}; the task is bfloat16 (BF16) throughout."
-    config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    config = read_adapter_config(folder)
     predicted = estimate(model_dir("gpt2-mini"), config["target_modules"], config["r"], "bfloat16").file_bytes
     if path.stat().st_size != predicted:
         return "size", f"The file is {path.stat().st_size:,} bytes; the prediction for these settings is {predicted:,}."
