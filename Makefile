@@ -33,7 +33,7 @@ lab: models
 		--ServerApp.root_dir=notebooks --IdentityProvider.token=$(TOKEN) notebooks/00_start_here.ipynb
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests benchmarks tools
+	$(PY) -m ruff check src tests benchmarks tools deploy
 
 # ---------------------------------------------------------------------------------------------- the tiers
 # `make check`: the inner loop (lint, unit tests not marked slow; a couple of minutes).
@@ -119,7 +119,7 @@ test-latest:
 	mkdir -p $(DRIFT) && date +%s > $(DRIFT)/started
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST_PY) -m pip install --quiet --upgrade pip
-	torch="$$($(LATEST_PY) tools/drift_report.py torch --pin '$(TORCH_PIN)' --out $(DRIFT)/torch.json)" && \
+	torch="$$($(LATEST_PY) -m tools.drift_report torch --pin '$(TORCH_PIN)' --out $(DRIFT)/torch.json)" && \
 	$(LATEST_PY) -m pip install --quiet "$$torch" && \
 	$(LATEST_PY) -m pip install --quiet "$$torch" $(LATEST_RUNTIME) $(TEST_PINS) && \
 	$(LATEST_PY) -m pip install --quiet --no-deps -e .
@@ -127,7 +127,7 @@ test-latest:
 	-$(LATEST_PY) -m pytest tests -q -p no:cacheprovider --junitxml=$(DRIFT)/unit.xml
 	-$(LATEST_PY) -m pytest $(NBVAL) -q notebooks --junitxml=$(DRIFT)/notebooks.xml
 	date +%s > $(DRIFT)/finished
-	$(LATEST_PY) tools/drift_report.py report --work $(DRIFT) --out docs/DRIFT.md
+	$(LATEST_PY) -m tools.drift_report report --work $(DRIFT) --out docs/DRIFT.md
 
 clean-venv:
 	rm -rf $(VENV)

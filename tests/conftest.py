@@ -12,13 +12,13 @@ import os
 import pytest
 
 import adapterlab
+from adapterlab import models
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # pytest resets warning filters for each test; re-apply the package's one filter from its one home.
     config.addinivalue_line("filterwarnings", f"ignore:{adapterlab.GRADIENT_CHECKPOINTING_WARNING}:FutureWarning")
 
-from adapterlab import models
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,7 +26,8 @@ def _fresh_home_and_cache(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     patch = pytest.MonkeyPatch()
     patch.setenv("HOME", str(home))
-    patch.setenv("ADAPTERLAB_CACHE", os.environ.get("ADAPTERLAB_TEST_CACHE") or str(tmp_path_factory.mktemp("model-cache")))
+    cache = os.environ.get("ADAPTERLAB_TEST_CACHE") or tmp_path_factory.mktemp("model-cache")
+    patch.setenv("ADAPTERLAB_CACHE", str(cache))
     patch.setenv("ADAPTERLAB_WORK", str(tmp_path_factory.mktemp("work")))
     models.model_dir.cache_clear()
     yield home

@@ -112,7 +112,6 @@ def test_make_test_runs_every_notebook_solved_under_nbval(make_test):
     assert any(o.startswith("--nbval-cell-timeout=") for o in nbval[0]), nbval
 
 
-@pytest.mark.xfail(reason="deploy/ (the TLJH config) is not in the Makefile's ruff line yet", strict=True)
 def test_make_test_lints_every_python_folder(make_test):
     """ruff checks every top-level folder that holds Python files (a new folder cannot escape the lint)."""
     ruff = next(shlex.split(line) for line in make_test if "-m ruff check" in line)

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from tools import room_setup  # the room harness, shared with tools/bench_hub_room.py
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "tools"))  # the room harness, shared with tools/bench_hub_room.py
-
-import room_setup  # noqa: E402
 
 LEARNERS = int(os.environ.get("ADAPTERLAB_ROOM_LEARNERS", "4"))
 
