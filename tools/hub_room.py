@@ -37,6 +37,7 @@ from adapterlab import progress
 from adapterlab.models import load_model
 from peft import LoraConfig, get_peft_model
 progress.record("room-check", True)
+assert load_model("gpt2").num_parameters() == 124_439_808  # read from the shared, read-only model folder
 model = get_peft_model(load_model("gpt2-mini"), LoraConfig(r=2, target_modules=["c_attn"], fan_in_fan_out=True))
 model.save_pretrained("room-adapter")
 print(json.dumps({"user": pwd.getpwuid(os.getuid()).pw_name, "home": os.path.expanduser("~"), "cwd": os.getcwd(),
@@ -201,15 +202,16 @@ c.Spawner.environment.update(room["environment"])  # the harness's own settings 
         self._wait(lambda: self._server(name).get("ready"), timeout, f"{name}'s server")
         return time.monotonic() - start
 
-    def run_notebook(self, name: str, notebook: str, timeout: float = 600) -> Run:
-        """Runs every code cell of ~/workbook/`notebook` in a new kernel of `name`'s server, then PROBE."""
+    def run_notebook(self, name: str, notebook: str, timeout: float = 600, first: int | None = None) -> Run:
+        """Runs the code cells of ~/workbook/`notebook` (all, or the `first` N) in a new kernel of `name`'s
+        server, then PROBE."""
         run = Run(name, notebook)
         base = f"{self.url}/user/{name}"
         path = f"workbook/{notebook}"
         content = self.api.get(f"{base}/api/contents/{path}", timeout=60)
         if not content.ok:
             raise RoomError(f"{name}'s server has no {path} ({content.status_code}): {content.text[:300]}")
-        cells = [c for c in content.json()["content"]["cells"] if c["cell_type"] == "code"]
+        cells = [c for c in content.json()["content"]["cells"] if c["cell_type"] == "code"][:first]
         session = self.api.post(f"{base}/api/sessions", timeout=60, json={
             "path": path, "name": notebook, "type": "notebook", "kernel": {"name": "python3"}}).json()
         kernel = session["kernel"]["id"]
@@ -316,8 +318,11 @@ class KernelSocket:
         return error, "".join(printed)
 
 
-def run_room(room: Room, notebook: str) -> list[Run]:
-    """Every learner of `room` logs in and gets a server; once all are up, all run `notebook` at once."""
+def run_room(room: Room, notebook: str, first: int | None = None) -> list[Run]:
+    """Every learner of `room` logs in and gets a server; once all are up, all run `notebook` at once.
+
+    `first`: run only the notebook's first N code cells (then PROBE), as the room test does.
+    """
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier, BrokenBarrierError
 
@@ -337,7 +342,7 @@ def run_room(room: Room, notebook: str) -> list[Run]:
         except BrokenBarrierError:
             pass  # another learner failed to start: run anyway, so their failure is not the only news
         try:
-            ran = room.run_notebook(name, notebook)
+            ran = room.run_notebook(name, notebook, first=first)
         except Exception as exc:
             run.errors.append(f"{name}: {type(exc).__name__}: {exc}")
             return run

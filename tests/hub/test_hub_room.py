@@ -2,7 +2,8 @@
 
 The administrator (root) builds the models once into a shared folder and makes it read-only; JupyterHub
 (shared-password login, LocalProcessSpawner, the workbook's deploy/tljh/adapterlab.py) starts each
-learner's server under their own Unix account; every learner's kernel runs notebook 00 at the same time.
+learner's server under their own Unix account; every learner's kernel opens notebook 00 at the same time,
+runs its environment check, loads the shared gpt2 and saves an adapter into their own home.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import psutil
 import pytest
 from tools import hub_room, room_setup
 
-NOTEBOOK = "00_start_here.ipynb"  # the quickest notebook, and the one every room opens first
+NOTEBOOK = "00_start_here.ipynb"  # the one every room opens first
+# Its first code cells (the environment check a learner runs first), then the probe, which loads the shared
+# gpt2 and writes progress and an adapter. The notebooks themselves are run by nbval and the browser test;
+# a whole room running notebook 00 is `python -m tools.bench_hub_room`.
+FIRST_CELLS = 2
 
 pytestmark = pytest.mark.hub
 
@@ -34,10 +39,10 @@ def test_every_learner_runs_the_notebook_at_once_on_the_shared_read_only_models(
     names = [account.pw_name for account in learners]
     assert not any(_can_write_as(name, models) for name in names), "learners can write the shared model folder"
     with hub_room.Room(names, models, learner_python) as room:
-        runs = hub_room.run_room(room, NOTEBOOK)
+        runs = hub_room.run_room(room, NOTEBOOK, first=FIRST_CELLS)
         log = room.log_tail()
-    cells = sum(1 for cell in json.loads((hub_room.ROOT / "notebooks" / NOTEBOOK).read_text())["cells"]
-                if cell["cell_type"] == "code")
+    cells = min(FIRST_CELLS, sum(1 for cell in json.loads((hub_room.ROOT / "notebooks" / NOTEBOOK).read_text())["cells"]
+                                 if cell["cell_type"] == "code"))
     failures = [error for run in runs for error in run.errors]
     assert not failures, "\n".join(failures) + f"\n--- the hub's log:\n{log}"
     for account, run in zip(learners, runs, strict=True):
