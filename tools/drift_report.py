@@ -38,7 +38,7 @@ CLAIMS = ("AssertionError", "OutputMismatch")  # failures where the claim itself
 HINTS = {
     "AssertionError": "The claim no longer holds: the computed value changed. Check it against the release notes, "
                       "then update the assert and the sentences around it when the pin is raised.",
-    "OutputMismatch": "The cell's printed output is checked (`# NBVAL_CHECK_OUTPUT`) and it changed: compare the "
+    "OutputMismatch": "The cell's printed output is checked (tag `nbval-check-output`) and it changed: compare the "
                       "two lines; if the new one is right, store it with `make notebooks` when the pin is raised.",
     "VersionCheck": "Expected: the environment check (notebook 00, `adapterlab.envcheck`) compares the kernel with "
                     "the pins, so it fails on purpose here. It passes again once the pins are raised.",

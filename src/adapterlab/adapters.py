@@ -38,7 +38,6 @@ def training_record(task: str) -> dict:
     return read_stamp(trained_adapter(task))
 
 
-build_stamp = training_record  # the name notebook 05 imports
 
 
 def demo_adapters() -> dict[str, Path]:

@@ -29,7 +29,6 @@ def get_delta_weight(layer: BaseTunerLayer, adapter_name: str = "default") -> to
     return delta.T if layer.fan_in_fan_out else delta
 
 
-lora_delta = get_delta_weight  # the name notebook 06 imports
 
 
 def lora_layers(model: nn.Module) -> dict[str, BaseTunerLayer]:
