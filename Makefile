@@ -57,9 +57,13 @@ TEST_ENV = env HOME=$(TEST_HOME) XDG_CACHE_HOME=$(TEST_HOME)/.cache XDG_CONFIG_H
 # pytest exits 5 when it collected nothing; say so plainly (make fails on it either way).
 TEST_PYTEST = $(TEST_ENV) $(PY) -m pytest -p no:cacheprovider $(1) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests in $(lastword $(1)): that is a failure." >&2; exit $$rc; }
 
+# The unit tests on two workers (pytest-xdist), each taking the next test when it is free: the slowest test
+# (remaking gpt2-mini, about a minute) then runs beside the others instead of after them.
+XDIST := -n 2 --dist worksteal
+
 .PHONY: check test-home test-models
 check: lint test-home
-	@$(call TEST_PYTEST,-m "not slow" tests)
+	@$(call TEST_PYTEST,$(XDIST) -m "not slow" tests)
 
 # A fresh HOME and run folder for each run of the tests (the model cache is kept: it is stamped).
 test-home: $(VENV)/.installed
@@ -70,7 +74,7 @@ test-models: test-home
 
 # Every test module, the slow recipe re-runs included (the browser and room tests have their own stages).
 unit: test-models
-	@$(call TEST_PYTEST,tests)
+	@$(call TEST_PYTEST,$(XDIST) tests)
 
 # Each notebook once, with its solved cells: tools/solved_run.py writes every notebook to build/solved/ with a
 # cell after each tagged exercise that answers it with each typical wrong answer (rejected with its message)
