@@ -100,10 +100,12 @@ class Question:
     # For the tests: the reference answer and answers a learner typically gives instead.
     @property
     def reference(self) -> Any:
+        """The answer the solved run and the tests give the check: it must be accepted."""
         raise NotImplementedError
 
     @property
     def typical_wrong(self) -> Sequence[Any]:
+        """Answers learners often give: each must be rejected with its own message."""
         raise NotImplementedError
 
 
@@ -115,6 +117,15 @@ def _close(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isclose(got, expected, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def _reads_as_number(answer: Any) -> bool:
+    """True for a number, or anything float() reads as one (a numeric string, a 0-d tensor)."""
+    try:
+        float(answer)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 @dataclass
@@ -136,20 +147,12 @@ class ValueQuestion(Question):
         for value, message in self.wrong.items():
             if _close(answer, value, 1e-9, 0.0):
                 return False, message
-        if isinstance(self.answer, (int, float)) and not isinstance(answer, (int, float)):
-            try:
-                float(answer)
-            except (TypeError, ValueError):
-                return False, f"Expected a number, got {type(answer).__name__} {answer!r}."
+        if isinstance(self.answer, (int, float)) and not _reads_as_number(answer):
+            return False, f"Expected a number, got {type(answer).__name__} {answer!r}."
         return False, f"{answer!r} is not it. Try .hint()."
 
-    @property
-    def reference(self) -> Any:
-        return self.answer
-
-    @property
-    def typical_wrong(self) -> Sequence[Any]:
-        return list(self.wrong)
+    reference = property(lambda self: self.answer)
+    typical_wrong = property(lambda self: list(self.wrong))
 
 
 @dataclass
@@ -160,6 +163,8 @@ class CodeQuestion(Question):
     reference_function: Callable | None = None
     wrong_functions: Sequence[Callable] = ()
     rel_tol: float = 1e-9
+    reference = property(lambda self: self.reference_function)
+    typical_wrong = property(lambda self: list(self.wrong_functions))
 
     def _is_blank(self, answer: Any) -> bool:
         # The notebook's stub `def f(...): return ____`, run before the learner has written anything.
@@ -186,14 +191,6 @@ class CodeQuestion(Question):
                 return False, f"For ({shown}) your function returned {got!r}; expected {expected!r}."
         return True, f"All {len(self.cases)} cases pass."
 
-    @property
-    def reference(self) -> Any:
-        return self.reference_function
-
-    @property
-    def typical_wrong(self) -> Sequence[Any]:
-        return list(self.wrong_functions)
-
 
 @dataclass
 class ChoiceQuestion(Question):
@@ -208,13 +205,8 @@ class ChoiceQuestion(Question):
             return False, f"Answer with one of {', '.join(map(repr, self.choices))}, not {answer!r}."
         return key == self.answer, self.choices[key][1]
 
-    @property
-    def reference(self) -> Any:
-        return self.answer
-
-    @property
-    def typical_wrong(self) -> Sequence[Any]:
-        return [key for key in self.choices if key != self.answer]
+    reference = property(lambda self: self.answer)
+    typical_wrong = property(lambda self: [key for key in self.choices if key != self.answer])
 
     def as_text(self) -> str:
         """The question and its choices as plain text, for places where no widget can show."""
