@@ -20,7 +20,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", f"ignore:{adapterlab.GRADIENT_CHECKPOINTING_WARNING}:FutureWarning")
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_home_and_cache(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
@@ -39,3 +38,11 @@ def _fresh_home_and_cache(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _private_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("ADAPTERLAB_PROGRESS", str(tmp_path / "progress.json"))
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock for timing code: `time.perf_counter()` returns clock["now"], which only the test moves."""
+    state = {"now": 0.0}
+    monkeypatch.setattr("time.perf_counter", lambda: state["now"])
+    return state

@@ -26,9 +26,13 @@ def test_adapter_benchmark_measures_everything(adapters_section):
     s = adapters_section["sets"]["c_attn"]
     assert set(s["switch"]) == {"set_adapter", "load_adapter", "load_full"}
     assert set(s["inference"]) == {"base", "unmerged", "merged"}
-    for group in ("save", "load", "switch", "inference"):
-        assert all(stat["median"] > 0 for stat in s[group].values()), group
-    assert s["mixed_batch"]["mixed"]["median"] > 0 and s["checks"]["mixed_batch_equals_one_at_a_time"]
+    stats = [stat for group in ("save", "load", "switch", "inference") for stat in s[group].values()]
+    for stat in stats + [s["mixed_batch"]["mixed"]]:  # one repetition each, summarised from what was measured
+        assert stat["n"] == len(stat["values"]) == 1 and stat["min"] == stat["median"] == stat["max"] > 0, stat
+    assert s["checks"]["mixed_batch_equals_one_at_a_time"]
+    # The benchmark's own claim, which holds by a wide margin even for gpt2-mini: switching adapters in
+    # memory is cheaper than loading another full model.
+    assert s["switch"]["set_adapter"]["median"] < s["switch"]["load_full"]["median"]
     assert s["checks"]["merged_vs_unmerged_max_abs_logit_diff"] < 1e-3
     # gpt2-mini: 4 layers x r * (128 in + 384 out) = 16,384 LoRA parameters for c_attn.
     assert s["params"]["adapter"] == 4 * 8 * (128 + 3 * 128)
@@ -53,20 +57,23 @@ def _notebook(path: Path, *sources: str) -> Path:
 
 
 def test_notebook_benchmark_cold_and_warm_cache_and_peak_memory(tmp_path):
-    """Cold runs see an empty ADAPTERLAB_CACHE, warm runs what was built but its locks; a 300 MB buffer shows."""
+    """Cold runs see an empty ADAPTERLAB_CACHE, warm runs what was built but its locks; the time counts the
+    cells; a 300 MB buffer in one kernel shows as 300 MB more peak than the same cells without it."""
     built = tmp_path / "built"
     (built / "gpt2-mini").mkdir(parents=True)
     (built / ".build.lock").touch()
-    for kind, expected in (("cold", []), ("warm", ["gpt2-mini"])):
+    results = {}
+    for kind, expected, last in (("cold", [], "buffer = b''"), ("warm", ["gpt2-mini"], "buffer = b'x' * 300_000_000")):
         path = _notebook(tmp_path / f"{kind}.ipynb",
-                         "import os, pathlib\ncache = pathlib.Path(os.environ['ADAPTERLAB_CACHE'])",
+                         "import os, pathlib, time\ncache = pathlib.Path(os.environ['ADAPTERLAB_CACHE'])",
                          f"assert sorted(p.name for p in cache.iterdir()) == {expected!r}",
-                         "buffer = b'x' * 300_000_000")
+                         "time.sleep(0.5)", last)
         with bench_notebooks.model_cache(kind, built) as cache:
-            result = bench_notebooks.run_notebook(path, cache, timeout=60)
-        assert result["error"] is None, (kind, result["error"])
-        assert result["code_cells"] == 3 and 0 < result["wall_s"] < 60
-        assert 300e6 < result["peak_rss_bytes"] < 3e9, result["peak_rss_bytes"]
+            results[kind] = bench_notebooks.run_notebook(path, cache, timeout=60)
+        assert results[kind]["error"] is None, (kind, results[kind]["error"])
+        assert results[kind]["code_cells"] == 4 and results[kind]["wall_s"] >= 0.5
+    grown = results["warm"]["peak_rss_bytes"] - results["cold"]["peak_rss_bytes"]
+    assert 280e6 < grown < 340e6, (grown, results)
 
 
 def test_failing_notebook_is_reported_not_raised(tmp_path):
@@ -81,14 +88,6 @@ def test_failing_notebook_is_reported_not_raised(tmp_path):
     section["rows"][path.name] = {"warm": result}
     section["machine_start"] = section["machine_end"] = report.machine()
     assert "FAILED (cell 1: ValueError" in report.notebooks_markdown(section)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A clock that only moves when a timed case says so."""
-    state = {"now": 0.0}
-    monkeypatch.setattr(timing.time, "perf_counter", lambda: state["now"])
-    return state
 
 
 def test_compare_times_only_fn_and_summarises(clock):

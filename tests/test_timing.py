@@ -20,14 +20,6 @@ class Recorder(nn.Module):
         return input_ids
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """A clock that only moves when a Recorder runs."""
-    state = {"now": 0.0}
-    monkeypatch.setattr(timing.time, "perf_counter", lambda: state["now"])
-    return state
-
-
 def test_forward_times_takes_turns_and_drops_the_warmup(clock):
     """Models run a, b, a, b, ...; the warm-up rounds run but are not returned; each time is one call's cost."""
     log = []
