@@ -93,7 +93,11 @@ browser: $(VENV)/.installed
 browser-test: test-models browser
 	@$(call TEST_PYTEST,-m browser tests/browser)
 
-test: lint unit notebooks-test browser-test hub-test
+# The two notebook runs at once (nbval and the browser: each mostly one core, and they share no file), their
+# outputs shown whole, one after the other; then the room.
+test: lint unit
+	@$(MAKE) --no-print-directory -j2 --output-sync=target notebooks-test browser-test
+	@$(MAKE) --no-print-directory hub-test
 
 # Re-executes every notebook in place so the stored outputs are those of a fresh top-to-bottom run (in the
 # tests' fresh HOME and run folder, so they show no one's attempts).

@@ -148,6 +148,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
         env[var] = str(base / var.lower())
     env["ADAPTERLAB_PROGRESS"] = str(base / "progress.json")
+    env["ADAPTERLAB_WORK"] = str(base / "work")  # apart from the nbval run, which may run at the same time
     env.pop("MPLBACKEND", None)
     port, token = _free_port(), secrets.token_hex(24)
     command = [
