@@ -33,7 +33,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 BUDGET_SECONDS = 45  # each notebook, warm cache, 2 CPU cores (docs/AUTHORING.md)
-BUDGET_BYTES = 1.0e9  # peak memory: what mybinder.org guarantees a learner (1 GB, as human_size counts)
+BUDGET_BYTES = 0.9e9  # peak memory: headroom under the 1 GB mybinder.org guarantees a learner (as human_size counts)
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 # VmHWM is in kB; ru_maxrss (macOS, which has no /proc) in bytes.
