@@ -20,7 +20,8 @@ print(json.dumps({"added": {k: v for k, v in after.items() if before.get(k) != v
 
 
 def _import_in_fresh_process(**environment: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in adapterlab.WORKBOOK_ENVIRONMENT} | environment
+    unset = {*adapterlab.WORKBOOK_ENVIRONMENT, "TRANSFORMERS_VERBOSITY"}
+    env = {k: v for k, v in os.environ.items() if k not in unset} | environment
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -30,6 +31,12 @@ def test_import_sets_exactly_the_workbook_defaults_once():
     seen = _import_in_fresh_process()
     assert seen["added"] == adapterlab.WORKBOOK_ENVIRONMENT and seen["removed"] == []
     assert seen["new_filters"] == 1 and seen["again"] == {} and seen["unchanged_after_again"]
+
+
+def test_transformers_keeps_its_own_verbosity():
+    """The import leaves TRANSFORMERS_VERBOSITY unset: transformers' warnings reach the learner as at work."""
+    seen = _import_in_fresh_process()
+    assert "TRANSFORMERS_VERBOSITY" not in seen["added"]
 
 
 def test_a_learners_own_setting_wins():

@@ -19,9 +19,9 @@ WORKBOOK_ENVIRONMENT = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     # The Rust tokenizer warns at every fork after it used threads (Jupyter and the Trainer fork).
     "TOKENIZERS_PARALLELISM": "false",
-    # Transformers' info and warning lines that a learner cannot act on (the course keeps the ones they can).
-    "TRANSFORMERS_VERBOSITY": "error",
 }
+# Not set: TRANSFORMERS_VERBOSITY. Transformers' warnings are the ones a learner meets at work, so the
+# notebooks show them; a cell that filters one says which and why, locally.
 # PEFT 0.21.2's PeftModel.__init__ reads transformers' deprecated `is_gradient_checkpointing`: a
 # FutureWarning on every get_peft_model that nothing a learner writes can change.
 GRADIENT_CHECKPOINTING_WARNING = "`is_gradient_checkpointing` is deprecated"
