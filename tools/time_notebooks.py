@@ -100,6 +100,35 @@ def time_text(row: dict | None) -> str:
     return f"{row['run_s']:.0f} s to run all cells (warm cache, {where}; budget {BUDGET_S} s){peak}{status}"
 
 
+def is_deep_dive(path: Path) -> bool:
+    """A deep dive is named after the core notebook it deepens, with a letter: `03a_files_by_hand.ipynb`."""
+    return re.match(r"^\d\d[a-z]_", path.name) is not None
+
+
+def core_minutes(notebooks: list[Path]) -> int:
+    """The core path's study time by the stated formula: the sum over the notebooks that are not deep dives."""
+    return sum(describe(path)["study_minutes"] for path in notebooks if not is_deep_dive(path))
+
+
+def map_table(notebooks: list[Path], times: dict[str, dict]) -> str:
+    """The README's map: the core path with its total, then the deep dives beside it, as Markdown."""
+    def row(path: Path) -> str:
+        info, measured = describe(path), times.get(path.name)
+        run = f"{measured['run_s']:.0f} s" if measured else "?"
+        return (f"| [`{path.stem}`](notebooks/{path.name}) | {SUMMARIES.get(path.name, info['title'])} "
+                f"| ~{info['study_minutes']} min | {run} |")
+
+    core = [path for path in notebooks if not is_deep_dive(path)]
+    dives = [path for path in notebooks if is_deep_dive(path)]
+    lines = ["**The core path** (one workshop day):", "",
+             "| notebook | what it teaches | study | runs in |", "|---|---|---|---|", *map(row, core),
+             f"| **core path** | | **~{core_minutes(notebooks)} min** | |"]
+    if dives:
+        lines += ["", "**Deep dives** (optional, or homework: each beside the core notebook of its number):", "",
+                  "| deep dive | what it teaches | study | runs in |", "|---|---|---|---|", *map(row, dives)]
+    return "\n".join(lines)
+
+
 def render(times: dict[str, dict]) -> None:
     """Rewrites the measured lines of docs/INSTRUCTOR.md and the notebook map of README.md."""
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -110,13 +139,7 @@ def render(times: dict[str, dict]) -> None:
             text = re.sub(rf"^(- \*\*Run time:\*\* ).*(<!-- time:{re.escape(path.name)} -->)$",
                           lambda m, p=path: f"{m[1]}{time_text(times.get(p.name))} {m[2]}", text, flags=re.M)
         guide.write_text(text)
-    lines = ["| notebook | what it teaches | study | runs in |", "|---|---|---|---|"]
-    for path in notebooks:
-        info, row = describe(path), times.get(path.name)
-        run = f"{row['run_s']:.0f} s" if row else "?"
-        lines.append(f"| [`{path.stem}`](notebooks/{path.name}) | {SUMMARIES.get(path.name, info['title'])} "
-                     f"| ~{info['study_minutes']} min | {run} |")
-    table = "\n".join(lines)
+    table = map_table(notebooks, times)
     notebook_map = ROOT / "README.md"
     text = notebook_map.read_text()
     text = re.sub(r"<!-- map:start -->.*<!-- map:end -->", lambda _: f"<!-- map:start -->\n{table}\n<!-- map:end -->",
