@@ -129,6 +129,53 @@ def map_table(notebooks: list[Path], times: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+# The 90-minute session takes core notebooks in this order of priority while their study minutes fit in 90
+# (wrap, save, merge, switch, size, reload, train, start); the rest is homework.
+NINETY_MINUTES = ["01_lora_wrapping.ipynb", "03_saving_adapters.ipynb", "06_merge_pitfalls.ipynb",
+                  "05_switching_adapters.ipynb", "07_storage_formula.ipynb", "04_reloading_adapters.ipynb",
+                  "02_training_adapters.ipynb", "00_start_here.ipynb"]
+DAY_START, BREAKS = 9 * 60, {2: ("coffee", 15), 4: ("lunch", 60), 6: ("coffee", 15)}  # after the Nth core notebook
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _listed(paths: list[Path]) -> str:
+    return ", ".join(f"`{path.stem}` ({describe(path)['study_minutes']} min)" for path in paths)
+
+
+def schedules(notebooks: list[Path]) -> str:
+    """The instructor guide's two plans, as Markdown, every figure the map's study minutes (describe())."""
+    core = [path for path in notebooks if not is_deep_dive(path)]
+    clock = DAY_START
+    rows = ["| from | to | notebook | study (the map's figure) |", "|---|---|---|---|"]
+    for number, path in enumerate(core, start=1):
+        minutes = describe(path)["study_minutes"]
+        rows.append(f"| {_hhmm(clock)} | {_hhmm(clock + minutes)} | [`{path.stem}`](../notebooks/{path.name}) "
+                    f"| {minutes} min |")
+        clock += minutes
+        if number in BREAKS and number < len(core):
+            what, length = BREAKS[number]
+            rows.append(f"| {_hhmm(clock)} | {_hhmm(clock + length)} | *{what}* | |")
+            clock += length
+    teaching = core_minutes(notebooks)
+    breaks = sum(length for number, (_, length) in BREAKS.items() if number < len(core))
+    day = [f"**One day:** the core path, every exercise: {teaching} min of study and {breaks} min of breaks, "
+           f"{(teaching + breaks) // 60} h {(teaching + breaks) % 60:02d} min in all.", "", *rows]
+    chosen, ninety = [], 0
+    for path in (NOTEBOOKS / name for name in NINETY_MINUTES if (NOTEBOOKS / name).is_file()):
+        if ninety + describe(path)["study_minutes"] <= 90:
+            chosen.append(path)
+            ninety += describe(path)["study_minutes"]
+    chosen.sort()
+    short = f"**90 minutes:** {_listed(chosen)}: {ninety} min by the map; the other core notebooks are homework."
+    dives = [path for path in notebooks if is_deep_dive(path)]
+    homework = (f"**Deep dives** (optional, or homework; {sum(describe(p)['study_minutes'] for p in dives)} min "
+                f"in all): {_listed(dives)}.")
+    return "\n".join([*day, "", short, "", homework])
+
+
 def render(times: dict[str, dict]) -> None:
     """Rewrites the measured lines of docs/INSTRUCTOR.md and the notebook map of README.md."""
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -138,6 +185,9 @@ def render(times: dict[str, dict]) -> None:
         for path in notebooks:
             text = re.sub(rf"^(- \*\*Run time:\*\* ).*(<!-- time:{re.escape(path.name)} -->)$",
                           lambda m, p=path: f"{m[1]}{time_text(times.get(p.name))} {m[2]}", text, flags=re.M)
+        text = re.sub(r"<!-- schedules:start -->.*<!-- schedules:end -->",
+                      lambda _: f"<!-- schedules:start -->\n{schedules(notebooks)}\n<!-- schedules:end -->",
+                      text, flags=re.S)
         guide.write_text(text)
     table = map_table(notebooks, times)
     notebook_map = ROOT / "README.md"
