@@ -92,7 +92,7 @@ q4 = TaskQuestion(
            "`frozen_mini`.",
     diagnose=diagnose_frozen,
     success="No tensor of `frozen_mini` requires grad: an optimizer would have nothing to update. PEFT does "
-            "exactly this to the base before it adds the adapter (notebook 01).",
+            "the same to the base model right after it adds the LoRA layers (notebook 01).",
     hints=["Every `nn.Parameter` has a `requires_grad` flag; a module can set it on all of its parameters.",
            "Mind the underscore: `requires_grad_` is the method."],
     solution_text="Module.requires_grad_(False) sets the flag on every parameter and returns the module.",
@@ -104,47 +104,3 @@ q4 = TaskQuestion(
     ],
 )
 
-
-def diagnose_top_block(model: Any) -> tuple[str, str] | None:
-    """q5: a gpt2-mini in which only the last block (transformer.h.3) trains."""
-    problem = _mini_problem(model)
-    if problem:
-        return problem
-    trainable = _trainable(model)
-    last = [name for name, _ in model.named_parameters() if name.startswith("transformer.h.3.")]
-    if trainable == last:
-        return None
-    if not trainable:
-        return ("nothing_trainable", "Nothing trains: the order matters. Freeze everything first, then unfreeze "
-                                     "`transformer.h[-1]`.")
-    if len(trainable) == len(list(model.parameters())):
-        return ("all_trainable", f"It ran, but all {len(trainable)} tensors train: a loaded model trains every "
-                                 "tensor, so unfreezing the last block changed nothing. Freeze the whole model "
-                                 "first (`requires_grad_(False)`), then unfreeze the block.")
-    blocks = sorted({name.split(".")[2] for name in trainable if name.startswith("transformer.h.")})
-    if blocks == ["0"]:
-        return ("first_block", "You unfroze `transformer.h[0]`, the *first* block; the last is `transformer.h[-1]` "
-                               "(here `h[3]`).")
-    return "targets", f"{len(trainable)} tensors train (e.g. {trainable[0]}); only `transformer.h[-1]`'s should."
-
-
-q5 = TaskQuestion(
-    id="00.top_block",
-    prompt="Make a fresh gpt2-mini in which only the last transformer block (`transformer.h[-1]`) trains, "
-           "everything else frozen. Keep it in `top_block`.",
-    diagnose=diagnose_top_block,
-    success="Only `transformer.h.3` trains: 12 tensors, 198,272 of gpt2-mini's parameters. Training a slice of the "
-            "model was the idea before LoRA; an adapter trains far fewer (notebook 01).",
-    hints=["Freeze the whole model, then unfreeze one block: `module.requires_grad_(True)`.",
-           "Does a freshly loaded model have anything frozen?"],
-    solution_text="Freeze all, then unfreeze the block: the other order leaves nothing trainable.",
-    solution_code='top_block = load_model("gpt2-mini").requires_grad_(False)\n'
-                  "top_block.transformer.h[-1].requires_grad_(True)",
-    slips=[
-        Slip('top_block = load_model("gpt2-mini")\ntop_block.transformer.h[-1].requires_grad_(True)', "all_trainable"),
-        Slip('top_block = load_model("gpt2-mini")\ntop_block.transformer.h[-1].requires_grad_(True)\n'
-             "top_block.requires_grad_(False)", "nothing_trainable"),
-        Slip('top_block = load_model("gpt2-mini").requires_grad_(False)\n'
-             "top_block.transformer.h[0].requires_grad_(True)", "first_block"),
-    ],
-)

@@ -10,17 +10,19 @@ from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestio
 
 q1 = ValueQuestion(
     id="01.rank4_count",
-    prompt="How many trainable parameters does LoRA with r=4 on `c_attn` add to GPT-2 small?",
-    answer=12 * 4 * (768 + 2304),
+    prompt="How many trainable parameters does LoRA with r=4 on `c_fc` alone (the MLP's first layer, 768 -> 3,072) "
+           "add to GPT-2 small?",
+    answer=12 * 4 * (768 + 3072),
     wrong={
-        12 * 8 * (768 + 2304): "That is r=8, the lesson's example; halve the rank.",
-        9216: "9,216 is the seed's printed count, which is wrong even for r=8.",
-        4 * (768 + 2304): "That is one layer; GPT-2 small has 12 blocks, each with its own c_attn.",
-        12 * 4 * 768 * 2304: "LoRA does not train a d_in x d_out matrix: A is r x d_in and B is d_out x r.",
+        12 * 8 * (768 + 3072): "That is r=8; the question asks for r=4.",
+        9216: "9,216 is the tutorial's printed count, which is wrong even for r=8 on c_attn.",
+        4 * (768 + 3072): "That is one layer; GPT-2 small has 12 blocks, each with its own c_fc.",
+        12 * 4 * (768 + 2304): "That is c_attn (768 -> 2,304); c_fc maps 768 -> 3,072.",
+        12 * 4 * 768 * 3072: "LoRA does not train a d_in x d_out matrix: A is r x d_in and B is d_out x r.",
     },
     hints=["Per wrapped module: A is r x d_in, B is d_out x r.",
-           "c_attn maps 768 -> 2304 (query, key and value together); there is one per block, 12 blocks."],
-    solution_text="12 blocks x 4 x (768 + 2304) = 147,456.",
+           "c_fc maps 768 -> 3,072; there is one per block, 12 blocks."],
+    solution_text="12 blocks x 4 x (768 + 3072) = 184,320.",
 )
 
 q2 = CodeQuestion(
@@ -49,22 +51,6 @@ q3 = ChoiceQuestion(
     hints=["Look at lora_B's weights right after wrapping."],
     solution_text="(a). B = 0, so W + (alpha/r)·B·A = W.",
 )
-
-q4 = ChoiceQuestion(
-    id="01.c_proj",
-    prompt="`target_modules=['c_proj']` on GPT-2 small wraps how many modules?",
-    choices={
-        "a": ("12: one attention output projection per block.",
-              "No: `mlp.c_proj` is also called c_proj, and target_modules matches the name's last part."),
-        "b": ("24: attn.c_proj and mlp.c_proj in each of the 12 blocks.",
-              "Right: a plain name matches every module whose name ends with it."),
-        "c": ("1: the first module called c_proj.", "No: every matching module is wrapped."),
-    },
-    answer="b",
-    hints=["Print the names of all modules that end in 'c_proj'."],
-    solution_text="(b): [n for n, _ in model.named_modules() if n.endswith('c_proj')] has 24 entries.",
-)
-
 
 # Hands-on: the checks diagnose the learner's live PeftModel; nb02's checks reuse these helpers.
 MINI_SHAPE = {"n_layer": 4, "n_embd": 128}  # gpt2-mini, as adapterlab.models builds it
@@ -129,9 +115,9 @@ def wraps_problem(model: PeftModel, suffix: str) -> tuple[str, str] | None:
     extra = [name for name in wrapped if name not in wanted]
     if suffix == "attn.c_proj" and any(name.endswith("mlp.c_proj") for name in extra):
         return ("mlp_too", f"It ran, and wrapped {len(wrapped)} modules: the MLP's `c_proj` too "
-                           f"({extra[0]}, ...). A name in `target_modules` matches every module whose name ends "
-                           "with it, and both projections are called c_proj; name the parent as well: "
-                           "`target_modules=['attn.c_proj']`.")
+                           f"({extra[0]}, ...). A name in `target_modules` matches every module whose full name "
+                           "equals it or ends with '.' + it, and both projections are called c_proj; name the "
+                           "parent as well: `target_modules=['attn.c_proj']`.")
     if suffix == "attn.c_proj" and kinds == ["attn.c_attn"]:
         return ("c_attn", "You wrapped `c_attn`, the attention's *input* projection (query, key and value in "
                           "one matrix); its output projection is `attn.c_proj`.")
@@ -187,8 +173,8 @@ q6 = TaskQuestion(
     success="Only the 4 attention output projections are wrapped (`transformer.h.N.attn.c_proj`); the MLP's "
             "`c_proj` is left alone.",
     hints=["Section 7 listed the modules whose names end in c_proj: how many are there per block?",
-           "`target_modules` entries match the end of a module's name, after a dot: a longer ending is more "
-           "specific."],
+           "A `target_modules` entry matches a full module name that equals it or ends with '.' + it: a longer "
+           "ending, dots included, is more specific."],
     solution_text="'c_proj' alone also matches `mlp.c_proj`; 'attn.c_proj' matches only the attention's.",
     solution_code=_wrap_code("attn_only", '["attn.c_proj"]'),
     slips=[Slip(_wrap_code("attn_only", '["c_proj"]'), "mlp_too"),
