@@ -21,12 +21,14 @@ q1 = ValueQuestion(
     rel_tol=1e-6,
     wrong={
         294_912 * 4: "That is one fp32 moment; AdamW keeps two per trainable parameter (exp_avg and exp_avg_sq).",
-        294_912 * 2 * 2: "The moments are fp32, 4 bytes each, whatever the dtype of the model you print.",
+        294_912 * 2 * 2: "That is 2 bytes a number. AdamW's moments take the dtype of the parameters "
+                         "(torch.zeros_like), and a LoRA adapter's are fp32: PEFT upcasts a half-precision "
+                         "adapter (autocast_adapter_dtype=True). So 4 bytes each.",
         294_912 * 3 * 4: "That counts the gradients too (4 bytes each); the question asks for the two moments only.",
         124_439_808 * 2 * 4: "That is full fine-tuning's: every parameter of GPT-2 small. LoRA's optimizer holds "
                              "moments for the adapter only.",
     },
-    hints=["Section 6: 2 moments x 4 bytes per trainable parameter.",
+    hints=["Section 4: 2 moments x 4 bytes per trainable parameter.",
            "Only trainable parameters have optimizer state; GPT-2's own weights are frozen."],
     solution_text="294,912 x 2 moments x 4 bytes = 2,359,296 bytes (2.36 MB); full fine-tuning needs 995.5 MB.",
 )
@@ -40,7 +42,7 @@ q2 = CodeQuestion(
     wrong_functions=[lambda r, lora_alpha, use_rslora=False: lora_alpha / r,
                      lambda r, lora_alpha, use_rslora=False: lora_alpha / math.sqrt(r),
                      lambda r, lora_alpha, use_rslora=False: r / lora_alpha],
-    hints=["Section 7 asserted PEFT's `scaling` for four settings.",
+    hints=["Section 2 asserted PEFT's `scaling` for the recipe; deep dive 02a for four settings.",
            "Plain LoRA divides by r; rsLoRA by the square root of r."],
     solution_text="import math\n\ndef lora_scaling(r, lora_alpha, use_rslora=False):\n"
                   "    return lora_alpha / (math.sqrt(r) if use_rslora else r)",
@@ -64,7 +66,7 @@ q3 = ChoiceQuestion(
               "No: that is what `ignore_data_skip=True` asks for; by default the seen batches are skipped."),
     },
     answer="b",
-    hints=["Section 5 lists what resuming restores, from Trainer's source."],
+    hints=["Section 5 lists what resuming restores."],
     solution_text="(b): same seed, same epoch, same order; the batches already trained on are skipped.",
 )
 
@@ -164,7 +166,7 @@ q5 = TaskQuestion(
     success="The folder holds the adapter as PEFT writes it, adapter_config.json and adapter_model.safetensors "
             "(README.md is PEFT's model card), with trained weights.",
     hints=["Which object's save_pretrained writes only the adapter: the PeftModel's, or the base model's?",
-           "Section 8 saved your adapter the same way."],
+           "Section 6 saved your adapter the same way."],
     solution_text="The PeftModel's save_pretrained writes the adapter only (trainer.save_model does too, "
                   "plus training_args.bin).",
     solution_code='my_folder = workdir / "my_save"\nmodel.save_pretrained(my_folder)',

@@ -1,6 +1,6 @@
 """Check your understanding: notebook 03 (saving adapters)."""
 
-import struct
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,8 @@ from adapterlab.adapter_files import (
     read_adapter_config,
 )
 from adapterlab.adapters import demo_adapters
-from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
+from adapterlab.exercises import ChoiceQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.files import file_sizes
-from adapterlab.safetensors_format import header_length
 
 q1 = ValueQuestion(
     id="03.tensor_bytes",
@@ -27,7 +26,7 @@ q1 = ValueQuestion(
         12 * 8 * (768 + 2304): "That is the parameter count; each float32 parameter takes 4 bytes.",
         12 * 8 * (768 + 2304) * 2: "That would be float16 (2 bytes); the adapter was saved in float32.",
         1_182_680: "That is the whole file: it includes the 8-byte prefix and the JSON header.",
-        9216: "9 kB is a widely copied tutorial's claim; compute it from the shapes instead.",
+        9216: "9 kB is the tutorial's claim; compute it from the shapes instead.",
     },
     hints=["Each of the 12 blocks has lora_A (8 x 768) and lora_B (2304 x 8).",
            "Parameters x 4 bytes per float32."],
@@ -35,25 +34,6 @@ q1 = ValueQuestion(
 )
 
 
-q2 = CodeQuestion(
-    id="03.header_length",
-    prompt="Write `header_length(data)`: given the first bytes of a safetensors file, return the length "
-           "of its JSON header.",
-    cases=[
-        ((struct.pack("<Q", 1016) + b'{"__metadata__":{}}',), 1016),
-        ((struct.pack("<Q", 3032) + b"{",), 3032),
-        ((struct.pack("<Q", 2**32 + 7),), 2**32 + 7),
-    ],
-    reference_function=header_length,
-    wrong_functions=[
-        lambda data: int.from_bytes(data[:8], "big"),
-        lambda data: int.from_bytes(data[:4], "little"),
-        lambda data: len(data) - 8,
-    ],
-    hints=["The first 8 bytes are one unsigned 64-bit integer.",
-           "Little-endian: struct.unpack('<Q', data[:8])[0], or int.from_bytes(data[:8], 'little')."],
-    solution_text="def header_length(data):\n    return int.from_bytes(data[:8], 'little')  # u64, little-endian",
-)
 
 q3 = ChoiceQuestion(
     id="03.config_fields",
@@ -71,22 +51,6 @@ q3 = ChoiceQuestion(
     answer="a",
     hints=["Which fields decide the shapes of the tensors PEFT creates before copying the saved ones in?"],
     solution_text="(a). r fixes the shapes; alpha changes outputs silently; the other two are not checked.",
-)
-
-q4 = ChoiceQuestion(
-    id="03.pickle",
-    prompt="Which of these runs code hidden in a crafted adapter_model.bin?",
-    choices={
-        "a": ("torch.load(path) with the pinned torch.",
-              "No: since torch 2.6 torch.load defaults to weights_only=True and refuses unknown globals."),
-        "b": ("torch.load(path, weights_only=False).",
-              "Right: that is a full unpickle, and a pickle can call any function while it loads."),
-        "c": ("safetensors.torch.load_file(path).", "No: safetensors never unpickles; it rejects the file."),
-        "d": ("python -m adapterlab inspect on its folder.", "No: inspect refuses pickles without opening them."),
-    },
-    answer="b",
-    hints=["Only one of them unpickles without restrictions."],
-    solution_text="(b). Only a full unpickle runs code; weights_only=True, safetensors and inspect refuse it.",
 )
 
 
@@ -145,15 +109,20 @@ q5 = TaskQuestion(
 )
 
 
+# PEFT's model card names the base in its header: `base_model: <path>` and a `base_model:adapter:<path>` tag.
+_CARD_BASE = re.compile(r"base_model(?::adapter)?:\s*(\S+)")
+
+
 def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
-    """q6: an adapter folder with safetensors weights and base_model_name_or_path 'gpt2-mini'."""
+    """q6: an adapter folder with safetensors weights, base_model_name_or_path 'gpt2-mini', and no file (the
+    config, PEFT's README.md model card) that names the base by an absolute path of this machine."""
     problem = _folder_problem(folder)
     if problem:
         return problem
     files = set(file_sizes(folder))
     if WEIGHTS_NAME in files:
         return ("legacy", "The weights are `adapter_model.bin`, a pickle: whoever loads it from you must trust "
-                          "it (section 4). Leave `safe_serialization` at its default.")
+                          "it (deep dive 03a). Leave `safe_serialization` at its default.")
     if not is_complete_adapter(folder):
         return "files", f"Expected adapter_config.json and adapter_model.safetensors at the top, found {sorted(files)}."
     base = read_adapter_config(folder)["base_model_name_or_path"]
@@ -162,30 +131,40 @@ def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
         return ("absolute_path", f"It saved, but `base_model_name_or_path` is {shown}: on a colleague's machine "
                                  "it points nowhere (section 2). Set the adapter's config "
                                  "(`peft_config['default'].base_model_name_or_path`) before you save.")
+    card = Path(folder) / "README.md"
+    named = _CARD_BASE.findall(card.read_text()) if card.is_file() else []
+    if any(Path(name).is_absolute() for name in named):
+        return ("card_path", "adapter_config.json is right, but PEFT's model card README.md still names the base "
+                             "by this machine's path (its `base_model:` line and a tag: PEFT takes them from the "
+                             "base model, not from the adapter's config). Delete the card, or write your own, "
+                             "before you send the folder.")
     if not _same_tensors(Path(folder) / SAFETENSORS_WEIGHTS_NAME, demo_adapters()["spanish"]):
         return "weights", "The weights are not the Spanish adapter's."
     return None
 
 
 _PORTABLE = 'portable = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["spanish"])\n'
+_RENAME = 'portable.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
 
 q6 = TaskQuestion(
     id="03.shareable",
-    prompt="Save `portable`'s adapter into `my_share`, a folder to send to a colleague: safetensors weights, and "
-           "a config that names its base 'gpt2-mini' instead of this machine's path.",
+    prompt="Save `portable`'s adapter into `my_share`, a folder to send to a colleague: safetensors weights, "
+           "a config that names its base 'gpt2-mini', and no file that carries this machine's path of it.",
     diagnose=diagnose_shareable,
-    success="adapter_model.safetensors and an adapter_config.json whose base_model_name_or_path is 'gpt2-mini': "
-            "nothing in the folder points at this machine.",
-    hints=["Section 2: where does `base_model_name_or_path` come from when the base was loaded from a folder?",
-           "PEFT fills it in at save time only when the adapter's config has none."],
-    solution_text="Set peft_config['default'].base_model_name_or_path before save_pretrained; PEFT keeps it.",
-    solution_code=_PORTABLE + 'portable.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
-                              'my_share = work / "share"\nportable.save_pretrained(my_share)',
+    success="adapter_model.safetensors and an adapter_config.json whose base_model_name_or_path is 'gpt2-mini', "
+            "and no model card naming the base by its path here: nothing in the folder points at this machine.",
+    hints=["Sections 1 and 2: which two files name the base model by its folder on this machine?",
+           "PEFT fills base_model_name_or_path in at save time only when the adapter's config has none; the "
+           "README.md model card it writes is only a card: you may delete it or write your own."],
+    solution_text="Set peft_config['default'].base_model_name_or_path before save_pretrained (PEFT keeps it), "
+                  "then remove the generated README.md, whose header names the base by its path here.",
+    solution_code=_PORTABLE + _RENAME + 'my_share = work / "share"\nportable.save_pretrained(my_share)\n'
+                                        '(my_share / "README.md").unlink()',
     slips=[
         Slip(_PORTABLE + 'my_share = work / "slip-share"\nportable.save_pretrained(my_share)', "absolute_path"),
-        Slip(_PORTABLE + 'portable.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
-                         'my_share = work / "slip-legacy"\n'
-                         "portable.save_pretrained(my_share, safe_serialization=False)",
+        Slip(_PORTABLE + _RENAME + 'my_share = work / "slip-card"\nportable.save_pretrained(my_share)', "card_path"),
+        Slip(_PORTABLE + _RENAME + 'my_share = work / "slip-legacy"\n'
+                                   "portable.save_pretrained(my_share, safe_serialization=False)",
              "legacy"),
     ],
 )

@@ -1,0 +1,93 @@
+"""Check your understanding: deep dive 03a (the safetensors file by hand, the legacy pickle format)."""
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from adapterlab.adapter_files import SAFETENSORS_WEIGHTS_NAME, WEIGHTS_NAME, is_complete_adapter
+from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion
+from adapterlab.files import file_sizes
+from adapterlab.safetensors_format import header_length
+
+q1 = CodeQuestion(
+    id="03a.header_length",
+    prompt="Write `header_length(data)`: given the first bytes of a safetensors file, return the length "
+           "of its JSON header.",
+    cases=[
+        ((struct.pack("<Q", 1016) + b'{"__metadata__":{}}',), 1016),
+        ((struct.pack("<Q", 3032) + b"{",), 3032),
+        ((struct.pack("<Q", 2**32 + 7),), 2**32 + 7),
+    ],
+    reference_function=header_length,
+    wrong_functions=[
+        lambda data: int.from_bytes(data[:8], "big"),
+        lambda data: int.from_bytes(data[:4], "little"),
+        lambda data: len(data) - 8,
+    ],
+    hints=["The first 8 bytes are one unsigned 64-bit integer.",
+           "Little-endian: struct.unpack('<Q', data[:8])[0], or int.from_bytes(data[:8], 'little')."],
+    solution_text="def header_length(data):\n    return int.from_bytes(data[:8], 'little')  # u64, little-endian",
+)
+
+q2 = ChoiceQuestion(
+    id="03a.pickle",
+    prompt="Which of these runs code hidden in a crafted adapter_model.bin?",
+    choices={
+        "a": ("torch.load(path) with the pinned torch.",
+              "No: since torch 2.6 torch.load defaults to weights_only=True and refuses unknown globals."),
+        "b": ("torch.load(path, weights_only=False).",
+              "Right: that is a full unpickle, and a pickle can call any function while it loads."),
+        "c": ("safetensors.torch.load_file(path).", "No: safetensors never unpickles; it rejects the file."),
+        "d": ("python -m adapterlab inspect on its folder.", "No: inspect refuses pickles without opening them."),
+    },
+    answer="b",
+    hints=["Only one of them unpickles without restrictions."],
+    solution_text="(b). Only a full unpickle runs code; weights_only=True, safetensors and inspect refuse it.",
+)
+
+
+def diagnose_converted(answer: Any) -> tuple[str, str] | None:
+    """q3: (legacy, folder): `folder` holds the adapter of the `legacy` folder's adapter_model.bin, as safetensors."""
+    legacy, folder = answer
+    if not isinstance(folder, (str, Path)):
+        return "not_folder", f"Put the folder you saved into in `my_folder` (a Path), not {type(folder).__name__}."
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "missing", "There is no folder at that path: save into it first."
+    files = set(file_sizes(folder))
+    if WEIGHTS_NAME in files:
+        return ("pickle", f"The folder still holds {WEIGHTS_NAME}, a pickle: whoever loads it must trust it. Load "
+                          "the adapter (you made it: you may), then save it with `save_pretrained`'s default, "
+                          "safetensors.")
+    if not is_complete_adapter(folder):
+        return "files", f"Expected adapter_config.json and {SAFETENSORS_WEIGHTS_NAME}, found {sorted(files)}."
+    # The learner's own legacy file, which this notebook made: weights_only=True loads it without running code.
+    old = torch.load(Path(legacy) / WEIGHTS_NAME, weights_only=True)
+    new = load_file(folder / SAFETENSORS_WEIGHTS_NAME)
+    if old.keys() != new.keys() or not all(torch.equal(old[k], new[k]) for k in old):
+        return "weights", "The folder holds other weights than the legacy adapter's: save the adapter loaded from it."
+    return None
+
+
+_LOAD = 'loaded = PeftModel.from_pretrained(load_model("gpt2-mini"), legacy)\n'
+
+q3 = TaskQuestion(
+    id="03a.convert",
+    prompt="Convert the legacy adapter folder `legacy` (yours: you may trust it): save the same adapter into "
+           "`my_folder`, with safetensors weights and no pickle.",
+    diagnose=diagnose_converted,
+    success="The same tensors, now in adapter_model.safetensors: loading the folder can no longer run code.",
+    hints=["PEFT loads an adapter_model.bin as readily as safetensors: load it onto gpt2-mini first.",
+           "`save_pretrained` writes safetensors unless you ask for the legacy format."],
+    solution_text="Load the legacy adapter with PeftModel.from_pretrained, then save_pretrained with its default.",
+    solution_code=_LOAD + 'my_folder = work / "converted"\nloaded.save_pretrained(my_folder)',
+    slips=[
+        Slip('import shutil\nmy_folder = shutil.copytree(legacy, work / "slip-copy")', "pickle"),
+        Slip('my_folder = work / "slip-fresh"\n'
+             'get_peft_model(load_model("gpt2-mini"), LoraConfig(r=8, target_modules=["c_attn"], '
+             'fan_in_fan_out=True)).save_pretrained(my_folder)', "weights"),
+    ],
+)
