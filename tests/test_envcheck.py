@@ -46,7 +46,7 @@ def test_a_transformers_that_needs_a_newer_peft_is_caught_and_says_what_breaks()
     check = envcheck.check_peft_for_transformers(peft_version="0.21.2", min_peft="0.22.0",
                                                  transformers_version="5.24.0")
     assert not check.ok and check.expected == ">=0.22.0"
-    for words in ("transformers 5.24.0 needs peft >= 0.22.0", "peft 0.21.2 is installed", "load_adapter",
+    for words in ("transformers 5.24.0 needs peft >= 0.22.0", "peft 0.21.2 is installed", "add_adapter",
                   "The version of PEFT you are using is not compatible", "make lab"):
         assert words in check.advice
     assert envcheck.check_peft_for_transformers(peft_version="0.22.0", min_peft="0.22.0").ok

@@ -1,9 +1,10 @@
 """Is this kernel the workbook's tested stack? Installed versions against the pins, device, offline mode.
 
 The pins are read from the installed package's own metadata, i.e. from pyproject.toml, the one
-place they are written. One check is about two packages at once: transformers' own adapter methods
-(`model.load_adapter`, `add_adapter`, `set_adapter` on a plain model) call PEFT and refuse to run
-with a PEFT older than the `MIN_PEFT_VERSION` written in `transformers/integrations/peft.py`. pip does
+place they are written. One check is about two packages at once: transformers' own adapter methods on a
+plain model (`add_adapter`, `set_adapter`, `enable_adapters`, `disable_adapters`, `active_adapters`,
+`get_adapter_state_dict`, `delete_adapter`; not `load_adapter`, in 5.23.0) refuse to run with a PEFT
+older than the `MIN_PEFT_VERSION` written in `transformers/integrations/peft.py`. pip does
 not know that coupling (PEFT is an optional dependency of transformers), so upgrading transformers
 alone can break those methods; `check_peft_for_transformers` reads the floor from the installed source.
 """
@@ -95,9 +96,9 @@ def check_peft_for_transformers(peft_version: str | None = None, min_peft: str |
     if Version(peft_version) >= Version(min_peft):
         return Check(name, True, peft_version, expected)
     return Check(name, False, peft_version, expected,
-                 f"transformers {transformers_version} needs peft >= {min_peft} for model.load_adapter, add_adapter "
-                 f"and set_adapter, but peft {peft_version} is installed: those methods raise 'The version of PEFT "
-                 f"you are using is not compatible'; {FIX}.")
+                 f"transformers {transformers_version} needs peft >= {min_peft} for its adapter methods (add_adapter, "
+                 f"set_adapter, active_adapters and others), but peft {peft_version} is installed: those methods "
+                 f"raise 'The version of PEFT you are using is not compatible'; {FIX}.")
 
 
 def _installed(name: str) -> str | None:
