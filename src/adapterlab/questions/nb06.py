@@ -203,12 +203,12 @@ def diagnose_english_merged(model: Any) -> tuple[str, str] | None:
 
 q6 = TaskQuestion(
     id="06.merge_english",
-    prompt="From `both()` (section 7: 'english' and 'spanish' loaded, 'spanish' active), make `my_english`: a plain "
+    prompt="From `both()` (section 6: 'english' and 'spanish' loaded, 'spanish' active), make `my_english`: a plain "
            "model with the English adapter merged into it, and nothing else.",
     diagnose=diagnose_english_merged,
     success="A plain GPT-2 computing the English adapter's logits, up to float32 rounding.",
     hints=["Which adapter does `merge_and_unload()` merge when you name none?",
-           "Section 7 shows an argument that names the adapters to merge."],
+           "`merge_and_unload` takes `adapter_names=`, a list of the adapters to merge."],
     solution_text="merge_and_unload merges the active adapter unless adapter_names says otherwise.",
     solution_code='my_english = both().merge_and_unload(adapter_names=["english"])',
     slips=[
