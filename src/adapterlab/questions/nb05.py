@@ -56,7 +56,7 @@ q3 = CodeQuestion(
     reference_function=lambda ranks: sum(ranks),
     wrong_functions=[lambda ranks: max(ranks), lambda ranks: ranks[0]],
     hints=["'cat' stacks the A matrices and the B matrices of all adapters.",
-           "Section 8 printed the rank of 'cat' built from two rank-8 adapters."],
+           "05a, section 1, printed the rank of 'cat' built from two rank-8 adapters."],
     solution_text="def cat_rank(ranks):\n    return sum(ranks)  # the A's and B's are concatenated, so ranks add",
 )
 
@@ -175,7 +175,7 @@ def diagnose_base_logits(logits: Any) -> tuple[str, str] | None:
 
 q6 = TaskQuestion(
     id="05.base_logits",
-    prompt="Using `server` (section 9; no new base model), compute the base model's logits for section 5's "
+    prompt="Using `server` (section 8; no new base model), compute the base model's logits for section 5's "
            "`batch` and keep them in `my_base_logits`.",
     diagnose=diagnose_base_logits,
     success="Exactly the base model's logits, the same floats, from a model that holds two adapters; after "
