@@ -85,3 +85,27 @@ def test_unknown_source_is_refused():
     """A source other than 'local' or 'hub' is refused with the two valid choices."""
     with pytest.raises(models.BaseModelError, match="'local'.*'hub'"):
         models.load_model("gpt2", source="s3")
+
+
+def test_loaded_models_compute_the_causal_lm_loss_without_transformers_warning(caplog):
+    """transformers 5.23 warns 'loss_type=None ... unrecognized' for GPT2LMHeadModel; load_model names the loss it
+    falls back to anyway, so the loss is the same number and no warning is logged."""
+    import logging
+
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    bare = AutoModelForCausalLM.from_pretrained(models.model_dir("gpt2-mini")).eval()
+    assert bare.loss_type is None  # the gap load_model fills
+    model = models.load_model("gpt2-mini")
+    hf_logging.warning_once.cache_clear()  # a warning logged once already would not be logged again
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING, logger="transformers"), torch.no_grad():
+            loss = model(ids, labels=ids).loss
+    finally:
+        hf_logging.disable_propagation()
+    assert not [r for r in caplog.records if "loss_type" in r.getMessage()]
+    with torch.no_grad():
+        assert torch.equal(loss, bare(ids, labels=ids).loss)

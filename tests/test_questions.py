@@ -28,9 +28,11 @@ HANDS_ON = [q for q in QUESTIONS if isinstance(q, TaskQuestion)]
 
 
 def _notebook_imports(number: str) -> set[str]:
-    """The names notebook `number` imports from its questions module (`from adapterlab.questions.nbNN import ...`)."""
-    (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
-    code = "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+    """The names notebook `number` (00, or a deep dive's 03a) and, for a core notebook, its deep dives (`NNa_...`)
+    import from the questions module `adapterlab.questions.nb<number>`."""
+    paths = [*NOTEBOOKS.glob(f"{number}_*.ipynb"), *NOTEBOOKS.glob(f"{number}[a-z]_*.ipynb")]
+    assert paths, f"no notebook {number}_*.ipynb for questions module nb{number}"
+    code = "\n".join("".join(cell["source"]) for path in paths for cell in json.loads(path.read_text())["cells"]
                      if cell["cell_type"] == "code")
     found = re.findall(rf"from adapterlab\.questions\.nb{number} import ([\w, ]+)", code)
     return {name.strip() for names in found for name in names.split(",") if name.strip()}
@@ -38,8 +40,8 @@ def _notebook_imports(number: str) -> set[str]:
 
 @pytest.mark.parametrize("module", [info.name for info in pkgutil.iter_modules(questions.__path__)])
 def test_every_question_is_asked_by_its_notebook(module):
-    """Each questions module's questions carry its notebook's number and are all imported by that notebook,
-    one of them hands-on: no question is dead, none is filed under another notebook."""
+    """Each questions module's questions carry its notebook's number and are all imported by that notebook or its
+    deep dives, one of them hands-on: no question is dead, none is filed under another notebook."""
     number = module.removeprefix("nb")
     asked = {name: q for name, q in vars(importlib.import_module(f"adapterlab.questions.{module}")).items()
              if isinstance(q, Question)}

@@ -47,12 +47,13 @@ def describe(path: Path) -> dict:
     title = next((line.lstrip("# ").strip() for text in markdown for line in text.splitlines()
                   if line.startswith("# ")), path.stem)
     words = sum(len(re.findall(r"\w+", text)) for text in markdown)
-    # Exercises: the questions the notebook imports from adapterlab.questions.nbNN.
-    imported = re.findall(r"from adapterlab\.questions\.nb\d+ import ([\w, ]+)", "\n".join(code))
-    exercises = len({name.strip() for names in imported for name in names.split(",") if name.strip()})
+    # Exercises: the questions the notebook imports from adapterlab.questions.nbNN (a deep dive's: nbNNa).
+    imported = re.findall(r"from adapterlab\.questions\.(nb\d+[a-z]?) import ([\w, ]+)", "\n".join(code))
+    exercises = len({(module, name.strip()) for module, names in imported for name in names.split(",")
+                     if name.strip()})
     minutes = words / WORDS_PER_MINUTE + (len(code) * CODE_CELL_S + exercises * EXERCISE_S) / 60
     return {"title": title, "code_cells": len(code), "markdown_words": words, "exercises": exercises,
-            "study_minutes": int(5 * round(minutes / 5)) or 5}
+            "exact_minutes": round(minutes, 1), "study_minutes": int(5 * round(minutes / 5)) or 5}
 
 
 def machine() -> dict:
@@ -203,9 +204,9 @@ SUMMARIES = {
     "01_lora_wrapping.ipynb": "LoRA on one layer by hand, then `get_peft_model` on GPT-2: `Conv1D`, "
                               "`fan_in_fan_out`, trainable counts",
     "02_training_adapters.ipynb": "train a LoRA adapter with transformers' `Trainer`: a live loss curve, what a "
-                                  "checkpoint holds, resuming exactly, AdamW memory, `r` and `lora_alpha`",
-    "03_saving_adapters.ipynb": "what `save_pretrained` writes: `adapter_config.json`, the safetensors file "
-                                "read by hand, legacy pickle, checkpoints",
+                                  "checkpoint holds, resuming exactly",
+    "03_saving_adapters.ipynb": "what `save_pretrained` writes: the three files, the fields of "
+                                "`adapter_config.json` that matter, saving only the adapter",
     "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
                                    "and an error-recovery lab",
     "05_switching_adapters.ipynb": "two adapters that learned different tasks: `set_adapter`, "
