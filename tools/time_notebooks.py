@@ -207,14 +207,28 @@ SUMMARIES = {
                                   "checkpoint holds, resuming exactly",
     "03_saving_adapters.ipynb": "what `save_pretrained` writes: the three files, the fields of "
                                 "`adapter_config.json` that matter, saving only the adapter",
-    "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter`, devices, "
-                                   "and an error-recovery lab",
+    "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter` and the active "
+                                   "adapter, device and dtype, your own adapter reloaded",
     "05_switching_adapters.ipynb": "two adapters that learned different tasks: `set_adapter`, "
                                    "`disable_adapter`, mixed batches, what gets saved",
     "06_merge_pitfalls.ipynb": "`merge_and_unload` and its pitfalls: the maths, dtypes, the reversible road, "
                                "disk cost, when to merge",
     "07_storage_formula.ipynb": "the storage formula checked against bytes on disk, what breaks it, "
                                 "and a size calculator",
+    "00a_version_drift.ipynb": "when transformers and PEFT drift apart: the floor transformers checks, and where",
+    "02a_memory_and_scaling.ipynb": "why LoRA: AdamW's memory for full fine-tuning and LoRA; what `r`, "
+                                    "`lora_alpha` and rsLoRA do to training",
+    "03a_files_by_hand.ipynb": "the safetensors file opened by hand, the legacy pickle and why it is unsafe, "
+                               "crash-safe saves",
+    "04a_error_lab.ipynb": "ten ways a reload fails (some silently) and how to recover; `hotswap_adapter`",
+    "04b_transformers_integration.ipynb": "transformers' own adapter API: `load_adapter`, `add_adapter`, "
+                                          "`set_adapter` on a plain model, against PEFT's",
+    "05a_weighted_adapters.ipynb": "combining adapters with `add_weighted_adapter`, and `delete_adapter`",
+    "06a_merging_in_depth.ipynb": "the merge's rounding, `safe_merge`, recovery, merging into a quantized base "
+                                  "(simulated), latency",
+    "07a_published_figures.ipynb": "published adapter sizes and percentages, recomputed with the formula",
+    "07b_file_size_in_depth.ipynb": "what else changes an adapter's file size: whole modules, resized "
+                                    "vocabularies, dtypes",
 }
 
 
