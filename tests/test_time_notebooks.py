@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 
 import nbformat
 import pytest
@@ -52,3 +53,17 @@ def test_a_missing_notebook_is_named(workbook, capsys):
     with pytest.raises(SystemExit):
         time_notebooks.main(["99_nope.ipynb"])
     assert "99_nope.ipynb" in capsys.readouterr().err
+
+
+def test_the_core_path_fits_a_workshop_day_and_the_plans_add_up():
+    """The README's map: core notebooks total at most 240 study minutes by the stated formula; the guide's
+    one-day plan lists exactly the core notebooks with the map's figures, and the 90-minute plan fits 90."""
+    notebooks = sorted(time_notebooks.NOTEBOOKS.glob("*.ipynb"))
+    core = [path for path in notebooks if not time_notebooks.is_deep_dive(path)]
+    assert [path.name[:2] for path in core] == [f"{n:02d}" for n in range(len(core))], "core notebooks 00, 01, ..."
+    assert time_notebooks.core_minutes(notebooks) <= 240, {p.name: time_notebooks.describe(p)["study_minutes"]
+                                                           for p in core}
+    plans = time_notebooks.schedules(notebooks)
+    rows = re.findall(r"^\| \d\d:\d\d \| \d\d:\d\d \| \[`(\w+)`\].* \| (\d+) min \|$", plans, flags=re.M)
+    assert [(name, int(m)) for name, m in rows] == [(p.stem, time_notebooks.describe(p)["study_minutes"]) for p in core]
+    assert int(re.search(r"\*\*90 minutes:\*\*.*: (\d+) min by the map", plans)[1]) <= 90
