@@ -4,17 +4,21 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import adapterlab
 
 PROBE = """
 import json, os, sys, warnings
+import logging
 before, filters = dict(os.environ), len(warnings.filters)
 import adapterlab
 after = dict(os.environ)
 again = adapterlab.use_workbook_defaults()
+log_filters = {name: len(logger.filters) for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger) and logger.filters}
 print(json.dumps({"added": {k: v for k, v in after.items() if before.get(k) != v},
-                  "removed": sorted(set(before) - set(after)), "again": again,
+                  "removed": sorted(set(before) - set(after)), "again": again, "log_filters": log_filters,
                   "new_filters": len(warnings.filters) - filters, "unchanged_after_again": dict(os.environ) == after}))
 """
 
@@ -31,6 +35,7 @@ def test_import_sets_exactly_the_workbook_defaults_once():
     seen = _import_in_fresh_process()
     assert seen["added"] == adapterlab.WORKBOOK_ENVIRONMENT and seen["removed"] == []
     assert seen["new_filters"] == 1 and seen["again"] == {} and seen["unchanged_after_again"]
+    assert seen["log_filters"] == {adapterlab.BITSANDBYTES_KERNELS_LOGGER: 1}
 
 
 def test_transformers_keeps_its_own_verbosity():
@@ -57,3 +62,22 @@ def test_the_filtered_warning_is_the_one_peft_raises():
         tiny_lora()
     messages = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
     assert any(adapterlab.GRADIENT_CHECKPOINTING_WARNING in m for m in messages), messages
+
+
+def test_importing_peft_after_adapterlab_logs_nothing():
+    """`import peft` imports bitsandbytes, whose CPU backend logs a notice about an optional package where the
+    CPU has AVX512-BF16; after adapterlab's import that notice, and only it, is dropped."""
+    code = ("import logging, adapterlab, peft, bitsandbytes\n"
+            "logging.getLogger(adapterlab.BITSANDBYTES_KERNELS_LOGGER).warning('another message')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert adapterlab.BITSANDBYTES_KERNELS_MESSAGE not in done.stderr
+    assert "another message" in done.stderr
+
+
+def test_the_filtered_log_is_the_one_bitsandbytes_writes():
+    """The dropped notice is spelled as the pinned bitsandbytes logs it, from the logger the filter is on."""
+    import bitsandbytes.backends.cpu.ops as ops
+
+    source = Path(ops.__file__).read_text()
+    assert ops.logger.name == adapterlab.BITSANDBYTES_KERNELS_LOGGER
+    assert adapterlab.BITSANDBYTES_KERNELS_MESSAGE in source

@@ -61,9 +61,10 @@ def _box_check(box):
     return None if box == {"size": 4} else ("size", f"The box has size {box['size']}; make it 4.")
 
 
-def _task(solution="box = dict(size=4)", slips=None):
+def _task(solution="box = dict(size=4)", slips=None, alternatives=("box = {'size': 2 + 2}",)):
     return TaskQuestion(id="99.box", prompt="A box of size 4.", diagnose=_box_check, success="Yes.",
-                        solution_code=solution, slips=slips or [Slip("box = dict(size=2)", "size")])
+                        solution_code=solution, slips=slips or [Slip("box = dict(size=2)", "size")],
+                        alternatives=alternatives)
 
 
 def _run_solved(question, exercise, namespace=None):
@@ -81,7 +82,15 @@ def test_solved_cell_passes_when_solution_and_slips_agree_with_the_check():
     _run_solved(code, Exercise(0, "99.f", "q", "f"))
 
 
-@pytest.mark.parametrize("drift", ["solution", "slip", "message", "question"])
+def test_solved_cell_runs_every_alternative_before_the_solution():
+    """Each right answer spelled another way is run and must be accepted; the solution runs last."""
+    source = solved_source(_task(alternatives=("box = {'size': 4}", "box = dict(size=int('4'))")),
+                           Exercise(0, "99.box", "q", "box"))
+    assert source.count("# a right answer spelled another way") == 2
+    assert source.index("another way (2)") < source.index("# the solution")
+
+
+@pytest.mark.parametrize("drift", ["solution", "slip", "message", "question", "alternative"])
 def test_solved_cell_fails_when_they_drift(drift):
     """A solution the check rejects, a slip it no longer names, a changed message or another question: all fail."""
     exercise = Exercise(0, "99.box", "q", "box")
@@ -89,6 +98,8 @@ def test_solved_cell_fails_when_they_drift(drift):
         question, namespace = _task(solution="box = dict(size=3)"), None
     elif drift == "slip":
         question, namespace = _task(slips=[Slip("box = dict(size=4)", "size")]), None
+    elif drift == "alternative":
+        question, namespace = _task(alternatives=("box = dict(size=5)",)), None
     elif drift == "message":
         question = ValueQuestion(id="99.v", prompt="?", answer=12, wrong={8: "That is r=8."})
         exercise, namespace = Exercise(0, "99.v", "q", "____"), None

@@ -9,6 +9,8 @@ each such cell (which must only nudge: no attempt recorded) the solved notebook 
   rejects it with that answer's message: a `TaskQuestion`'s slips (code run in place of the learner's
   lines; the check must name the slip's mistake), a `ValueQuestion`'s `wrong` values, a
   `ChoiceQuestion`'s other choices;
+- a `TaskQuestion`'s `alternatives`, right answers spelled differently from the solution, each with an
+  assert that the check accepts it;
 - then the reference solution (a `TaskQuestion`'s `solution_code`, a `CodeQuestion`'s `solution_text`,
   a value or a choice) and an assert that the check accepts it.
 
@@ -100,6 +102,8 @@ def solved_source(question: Question, exercise: Exercise) -> str:
             parts.append(f"# typical wrong answer: {slip.mistake}\n{slip.code}\n"
                          f"_feedback = {name}.check({arg})\n"
                          f"assert _feedback.mistake == {slip.mistake!r}, _feedback\n")
+        for number, code in enumerate(question.alternatives, 1):
+            parts.append(f"# a right answer spelled another way ({number})\n{code}\n" + _assert_accepted(name, arg))
         parts.append(f"# the solution\n{question.solution_code}\n" + _assert_accepted(name, arg))
     elif isinstance(question, CodeQuestion):
         defined = re.search(r"^def (\w+)", question.solution_text, re.MULTILINE)

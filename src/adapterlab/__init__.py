@@ -2,9 +2,11 @@
 
 Importing it calls `use_workbook_defaults()`, and that is all the import changes: it sets three
 environment variables the notebooks need, each only where you have not set it yourself, and one
-warning filter. Import it before transformers or peft for the variables to take effect.
+warning filter and one log filter. Import it before transformers or peft for the variables and the log
+filter to take effect.
 """
 
+import logging
 import os
 import warnings
 
@@ -25,10 +27,20 @@ WORKBOOK_ENVIRONMENT = {
 # PEFT 0.21.2's PeftModel.__init__ reads transformers' deprecated `is_gradient_checkpointing`: a
 # FutureWarning on every get_peft_model that nothing a learner writes can change.
 GRADIENT_CHECKPOINTING_WARNING = "`is_gradient_checkpointing` is deprecated"
+# bitsandbytes 0.50.2, which `import peft` imports, logs at import on a CPU with AVX512-BF16 that it could not
+# fetch a faster 4-bit kernel through the optional `kernels` package ("Failed to load CPU gemm_4bit_forward
+# from kernels-community: No module named 'kernels'"). It then uses its own built-in CPU kernel; `kernels`
+# would download from the hub, which the workbook never does. Nothing for a learner to act on in any notebook.
+BITSANDBYTES_KERNELS_LOGGER = "bitsandbytes.backends.cpu.ops"
+BITSANDBYTES_KERNELS_MESSAGE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+
+
+def _not_the_kernels_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(BITSANDBYTES_KERNELS_MESSAGE)
 
 
 def use_workbook_defaults() -> dict[str, str]:
-    """Sets the environment the notebooks need where it is unset, and the one warning filter; idempotent.
+    """Sets the environment the notebooks need where it is unset, the warning and the log filter; idempotent.
 
     Returns:
         The variables this call set (empty when they were all set already, e.g. on a second call).
@@ -38,6 +50,9 @@ def use_workbook_defaults() -> dict[str, str]:
     if not any(f[0] == "ignore" and f[1] is not None and f[1].pattern == GRADIENT_CHECKPOINTING_WARNING
                for f in warnings.filters):
         warnings.filterwarnings("ignore", message=GRADIENT_CHECKPOINTING_WARNING, category=FutureWarning)
+    kernels_logger = logging.getLogger(BITSANDBYTES_KERNELS_LOGGER)
+    if _not_the_kernels_notice not in kernels_logger.filters:
+        kernels_logger.addFilter(_not_the_kernels_notice)
     return changed
 
 

@@ -245,14 +245,18 @@ class TaskQuestion(Question):
 
     `diagnose(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
     of the typical mistake it found and what to tell the learner. Many such mistakes run without an
-    error (a silent failure); the check is how the learner finds out. `solution_code` and `slips` are
-    code for the notebook's own state: the solved run runs each in place of the learner's lines.
+    error (a silent failure); the check is how the learner finds out. `solution_code`, `alternatives` and
+    `slips` are code for the notebook's own state: the solved run runs each in place of the learner's lines.
+    `alternatives` are right answers spelled another way than the solution (a regex or a longer suffix in
+    `target_modules`, another save call, transformers' own loader): the check must accept each, because it
+    judges the result and the state left behind, never the spelling.
     """
 
     diagnose: Callable[[Any], tuple[str, str] | None] | None = None
     success: str = ""
     solution_code: str = ""
     slips: Sequence[Slip] = ()
+    alternatives: Sequence[str] = ()
 
     def _is_blank(self, answer: Any) -> bool:
         # `q.check((served, my_merged))`: a check that looks at two objects is not attempted while either is ____.
