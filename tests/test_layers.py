@@ -22,7 +22,9 @@ FLOORS = [
     ("training", ["training", "lora_configs"]),
     ("tasks and adapters", ["tasks", "adapters", "recipes", "workspace", "build"]),
     ("notebooks' helpers", ["envcheck", "expect", "feedback", "exercises", "widgets", "plots", "targets",
-                            "calculator", "questions", *(f"questions.nb0{i}" for i in range(8)), "questions.nb03a"]),
+                            "calculator", "questions",
+                            # every notebook's question module (questions/nbNN.py) sits on this floor
+                            *sorted(f"questions.{p.stem}" for p in (PACKAGE / "questions").glob("nb*.py"))]),
     ("command line", ["cli", "__main__"]),
 ]
 FLOOR = {("adapterlab" if m == "adapterlab" else f"adapterlab.{m}"): (i, name)
