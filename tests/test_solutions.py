@@ -90,6 +90,28 @@ def test_solved_cell_runs_every_alternative_before_the_solution():
     assert source.index("another way (2)") < source.index("# the solution")
 
 
+def test_every_kind_runs_its_alternatives_and_other_wrong_answers():
+    """A value spelled '12', a choice 'B', a function written another way are accepted; unlisted wrong values and
+    functions are rejected; a wrong 'alternative' or a right 'other wrong' answer fails the solved cell."""
+    value = ValueQuestion(id="99.v", prompt="?", answer=1200, wrong={800: "r=8."}, alternatives=["1,200", 1.2e3],
+                          other_wrong=[1201, "12 00 0"])
+    _run_solved(value, Exercise(0, "99.v", "q", "____"))
+    choice = ChoiceQuestion(id="99.c", prompt="?", answer="b", choices={"a": ("x", "No."), "b": ("y", "Yes.")},
+                            alternatives=["B", " b "])
+    _run_solved(choice, Exercise(0, "99.c", "q", None))
+    code = CodeQuestion(id="99.f", prompt="?", cases=[((2,), 4), ((3,), 6)],
+                        solution_text="def f(x):\n    return 2 * x",
+                        alternatives=["def f(x):\n    return x + x", "f = lambda x: x * 2"],
+                        other_wrong=["def f(x):\n    return x * x", "def f(x):\n    return 4"])
+    _run_solved(code, Exercise(0, "99.f", "q", "f"))
+    for broken in (ValueQuestion(id="99.v", prompt="?", answer=1200, alternatives=["1,201"]),
+                   ValueQuestion(id="99.v", prompt="?", answer=1200, other_wrong=["1_200"]),
+                   CodeQuestion(id="99.f", prompt="?", cases=[((2,), 4)], solution_text="def f(x):\n    return 2 * x",
+                                other_wrong=["def f(x):\n    return x + x"])):
+        with pytest.raises(AssertionError):
+            _run_solved(broken, Exercise(0, broken.id, "q", "f" if broken.id == "99.f" else "____"))
+
+
 @pytest.mark.parametrize("drift", ["solution", "slip", "message", "question", "alternative"])
 def test_solved_cell_fails_when_they_drift(drift):
     """A solution the check rejects, a slip it no longer names, a changed message or another question: all fail."""

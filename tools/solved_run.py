@@ -11,6 +11,8 @@ each such cell (which must only nudge: no attempt recorded) the solved notebook 
   `ChoiceQuestion`'s other choices;
 - a `TaskQuestion`'s `alternatives`, right answers spelled differently from the solution, each with an
   assert that the check accepts it;
+- for every kind, its `alternatives` (right answers spelled another way: accepted) and `other_wrong`
+  (plausible wrong values or functions beyond the typical ones: rejected);
 - then the reference solution (a `TaskQuestion`'s `solution_code`, a `CodeQuestion`'s `solution_text`,
   a value or a choice) and an assert that the check accepts it.
 
@@ -110,15 +112,24 @@ def solved_source(question: Question, exercise: Exercise) -> str:
         if not defined or arg != defined[1]:
             raise SolvedRunError(f"{question.id}: the cell must end with `{name}.check(f)`, f being the function "
                                  f"its solution defines ({defined[1] if defined else 'none'}), not {arg!r}")
+        for code in question.other_wrong:
+            parts.append(f"# a wrong function\n{code}\n_feedback = {name}.check({arg})\n"
+                         "assert not _feedback.correct, _feedback\n")
+        for number, code in enumerate(question.alternatives, 1):
+            parts.append(f"# a right function written another way ({number})\n{code}\n" + _assert_accepted(name, arg))
         parts.append(f"# the solution\n{question.solution_text}\n" + _assert_accepted(name, arg))
     elif isinstance(question, ValueQuestion):
         for value, message in question.wrong.items():
             parts.append(_assert_rejected(name, repr(value), message))
+        for value in question.other_wrong:
+            parts.append(f"_feedback = {name}.check({value!r})\nassert not _feedback.correct, _feedback\n")
+        parts += [_assert_accepted(name, repr(value)) for value in question.alternatives]
         parts.append(_assert_accepted(name, repr(question.answer)))
     elif isinstance(question, ChoiceQuestion):
         for key, (_, why) in question.choices.items():
             if key != question.answer:
                 parts.append(_assert_rejected(name, repr(key), why))
+        parts += [_assert_accepted(name, repr(value)) for value in question.alternatives]
         parts.append(_assert_accepted(name, repr(question.answer)))
     else:
         raise SolvedRunError(f"{question.id}: no solved run for a {type(question).__name__}")

@@ -56,6 +56,12 @@ class Question:
     prompt: str
     hints: Sequence[str] = ()
     solution_text: str = ""
+    # For the solved run (tools/solved_run.py), which asserts each: right answers spelled another way than the
+    # reference (a value written "2,359,296", a choice "B", another function body, other code for a task), all
+    # accepted; and plausible wrong answers beyond the typical ones (values, or function source code), all
+    # rejected. A TaskQuestion's wrong answers are its slips.
+    alternatives: Sequence[Any] = ()
+    other_wrong: Sequence[Any] = ()
     _hints_shown: int = field(default=0, init=False, repr=False)
 
     def check(self, answer: Any) -> Feedback:
@@ -109,9 +115,17 @@ class Question:
         raise NotImplementedError
 
 
+def _as_number(answer: Any) -> Any:
+    """'2,359,296', '2_359_296' and ' 2359296 ' read as the number they spell; anything else is unchanged."""
+    if isinstance(answer, str):
+        return answer.strip().replace(",", "").replace("_", "")
+    return answer
+
+
 def _close(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
     if isinstance(expected, bool) or not isinstance(expected, (int, float)):
         return got == expected
+    got = _as_number(got)
     try:
         got = float(got)
     except (TypeError, ValueError):
@@ -122,7 +136,7 @@ def _close(got: Any, expected: Any, rel_tol: float, abs_tol: float) -> bool:
 def _reads_as_number(answer: Any) -> bool:
     """True for a number, or anything float() reads as one (a numeric string, a 0-d tensor)."""
     try:
-        float(answer)
+        float(_as_number(answer))
     except (TypeError, ValueError):
         return False
     return True
@@ -256,7 +270,6 @@ class TaskQuestion(Question):
     success: str = ""
     solution_code: str = ""
     slips: Sequence[Slip] = ()
-    alternatives: Sequence[str] = ()
 
     def _is_blank(self, answer: Any) -> bool:
         # `q.check((served, my_merged))`: a check that looks at two objects is not attempted while either is ____.
