@@ -61,3 +61,12 @@ def test_plain_call_prints_and_returns_the_estimate(capsys):
     """show_calculation is the calculator without widgets: it prints the numbers and returns them."""
     est = calc.show_calculation("mistral-7b", ["k_proj"], r=8, dtype="bfloat16")
     assert est.params == 32 * 8 * (4096 + 1024) and "1,310,720" in capsys.readouterr().out
+
+
+def test_the_dora_box_adds_the_magnitudes():
+    """Ticking DoRA adds one magnitude per output of every wrapped module: gpt2's c_attn, 12 × 2,304 more."""
+    box = calc.calculator("gpt2", ["attn.c_attn"], r=8)
+    box.dora_box.value = True
+    est = box.current()
+    assert est.use_dora and est.params == 294_912 + 12 * 2304
+    assert f"{est.params:,}" in box.numbers.value

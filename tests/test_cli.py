@@ -135,3 +135,12 @@ def test_cli_through_python_dash_m(adapter, tmp_path):
     bad = subprocess.run([*command, str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.splitlines()) == 1 and "missing" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_size_dora_counts_the_magnitudes(capsys):
+    """`size --dora` sizes LoraConfig(use_dora=True): each module's line gains + d_out, the file its magnitudes."""
+    assert main(["size", "--model", "gpt2", "--targets", "c_attn", "--r", "8", "--dora", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    est = estimate("gpt2", ["c_attn"], 8, use_dora=True)
+    assert data["use_dora"] is True and data["params"] == 294_912 + 12 * 2304 == est.params
+    assert data["file_bytes"] == est.file_bytes

@@ -23,7 +23,7 @@ from transformers import (
 
 from adapterlab import storage
 from adapterlab.safetensors_format import layout
-from adapterlab.storage import StorageError, estimate, lora_parameters, model_shapes
+from adapterlab.storage import StorageError, estimate, estimate_dict, format_estimate, lora_parameters, model_shapes
 
 TINY_GPT2 = tiny_gpt2_config(n_embd=32, vocab_size=100)
 # Grouped-query attention: 4 query heads share 2 key/value heads, so k_proj and v_proj are narrower.
@@ -253,3 +253,40 @@ def test_bad_input_raises_a_teaching_error(kwargs, message):
     args = dict(model="gpt2", targets=["c_attn"], r=8, dtype="float16") | kwargs
     with pytest.raises(StorageError, match=message):
         estimate(**args)
+
+
+DORA_CASES = [
+    ("gpt2", ["c_attn"], 4, "float32"),
+    ("gpt2", ["all-linear"], 2, "float32"),
+    ("gpt2", ["wte", "attn.c_proj"], 3, "float32"),  # DoRA on an Embedding: a magnitude per embedding feature
+    ("llama", ATTENTION, 8, "float32"),  # GQA: k_proj and v_proj have fewer outputs, so smaller magnitudes
+    ("mistral", ["all-linear"], 2, "float32"),
+]
+
+
+@pytest.mark.parametrize("name, targets, r, dtype", DORA_CASES)
+def test_dora_file_and_parameters_to_the_byte(tmp_path, name, targets, r, dtype):
+    """use_dora=True adds one lora_magnitude_vector (d_out,) per wrapped module: the predicted header is PEFT's
+    byte for byte, file_bytes is the file's size, and params is PEFT's trainable count."""
+    est = estimate(CONFIGS[name], targets, r, dtype, use_dora=True)
+    plain = estimate(CONFIGS[name], targets, r, dtype)
+    assert est.params - plain.params == sum(m.count * m.d_out for m, _ in est.rows)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(CONFIGS[name])
+    config = dict(r=r, target_modules="all-linear" if targets == ["all-linear"] else targets,
+                  fan_in_fan_out=name == "gpt2", use_dora=True)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        wrapped = get_peft_model(model, LoraConfig(**config))
+    assert wrapped.get_nb_trainable_parameters()[0] == est.params
+    wrapped.save_pretrained(tmp_path)
+    path = tmp_path / "adapter_model.safetensors"
+    assert layout(est.tensors(), storage.METADATA).header == _header(path)
+    assert est.file_bytes == path.stat().st_size
+    assert "DoRA r=" in format_estimate(est) and estimate_dict(est)["use_dora"] is True
+
+
+def test_dora_adds_d_out_per_module():
+    """lora_parameters with use_dora is r · (d_in + d_out) + d_out."""
+    assert lora_parameters(128, 384, 4, use_dora=True) == 4 * (128 + 384) + 384

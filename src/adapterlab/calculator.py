@@ -22,10 +22,10 @@ __all__ = ["Calculator", "calculator", "show_calculation"]
 
 
 def show_calculation(model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
-                     dtype: str = "float16") -> Estimate:
+                     dtype: str = "float16", use_dora: bool = False) -> Estimate:
     """Prints the numbers of one setup, draws its plot, and returns the `Estimate` (the calculator without widgets)."""
     targets = list(targets) if targets else default_targets(model)
-    est = estimate(model_shapes(model), targets, r, dtype)
+    est = estimate(model_shapes(model), targets, r, dtype, use_dora=use_dora)
     print(format_estimate(est))
     fig = draw_calculation(est, targets)
     display(fig)
@@ -34,6 +34,6 @@ def show_calculation(model: str = "gpt2", targets: Sequence[str] | None = None, 
 
 
 def calculator(model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
-               dtype: str = "float16") -> Calculator:
+               dtype: str = "float16", use_dora: bool = False) -> Calculator:
     """Returns the interactive calculator (see `widgets.Calculator`); `show_calculation` is the same without widgets."""
-    return Calculator(model, targets, r, dtype)
+    return Calculator(model, targets, r, dtype, use_dora)

@@ -80,7 +80,7 @@ def run_size(args: argparse.Namespace) -> int:
     targets, to_save = ([t for item in names for t in item.split(",") if t]
                         for names in (args.targets, args.modules_to_save))
     try:
-        est = estimate(args.model, targets, args.r, args.dtype, args.base_dtype, to_save)
+        est = estimate(args.model, targets, args.r, args.dtype, args.base_dtype, to_save, use_dora=args.dora)
     except StorageError as exc:
         return fail("size", str(exc))
     print(json.dumps(estimate_dict(est), indent=2) if args.json else format_estimate(est))
@@ -121,6 +121,8 @@ def parser() -> Parser:
     size.add_argument("--dtype", default="float32", help="LoRA weights' dtype: float32, float16 or bfloat16")
     size.add_argument("--base-dtype", help="the base model's dtype, for modules saved whole (default: --dtype)")
     size.add_argument("--modules-to-save", nargs="+", default=[], help="as in LoraConfig(modules_to_save=...)")
+    size.add_argument("--dora", action="store_true", help="DoRA, as in LoraConfig(use_dora=True): a magnitude "
+                      "vector per wrapped module")
     size.add_argument("--json", action="store_true", help="print the estimate as JSON")
     size.set_defaults(run=run_size, parser=size)
     return top

@@ -10,6 +10,10 @@ runs over targets, each with its own shapes.
 Shapes come from the model itself (`adapterlab.shapes`: a config instantiated on the `meta` device,
 or well-known models' config fields kept with their sources), so nothing needs a hub.
 
+DoRA (Liu et al. 2024, arXiv:2402.09353; `LoraConfig(use_dora=True)`) splits each adapted weight into a
+direction and a magnitude and trains one magnitude per output: PEFT adds `lora_magnitude_vector` (d_out,)
+to every wrapped module, so a module costs r · (d_in + d_out) + d_out parameters, saved beside A and B.
+
 The file is predicted to the byte: `Estimate.tensors` names every tensor PEFT's `save_pretrained`
 writes (`get_peft_model_state_dict`: keys without the adapter name, `modules_to_save` and targeted
 embeddings' base layers whole), and `safetensors_format.layout` turns names, dtypes and shapes into bytes.
@@ -64,10 +68,11 @@ class Estimate:
     full_dtype: str  # the base model's dtype: the full checkpoint's, and that of whole modules saved
     targets: tuple[str, ...] = ()
     saved: tuple[tuple[ModuleShape, int], ...] = ()  # (module, parameters) saved whole, in full_dtype
+    use_dora: bool = False  # each wrapped module also stores lora_magnitude_vector (d_out,)
 
     @property
     def params(self) -> int:
-        """The LoRA pairs' parameters: the formula, and PEFT's trainable count without modules_to_save."""
+        """The LoRA parameters (A, B and DoRA's magnitudes): PEFT's trainable count without modules_to_save."""
         return sum(n for _, n in self.rows)
 
     @property
@@ -94,6 +99,8 @@ class Estimate:
             for name in m.names:
                 tensors |= {f"{PREFIX}{name}.{a}": (self.dtype, (self.r, m.d_in)),
                             f"{PREFIX}{name}.{b}": (self.dtype, (m.d_out, self.r))}
+                if self.use_dora:  # peft.tuners.lora.dora: one magnitude per output feature
+                    tensors[f"{PREFIX}{name}.lora_magnitude_vector"] = (self.dtype, (m.d_out,))
         for m, _ in self.saved:
             tensors |= {f"{PREFIX}{name}.{k}": (self.full_dtype, shape) for name in m.names for k, shape in m.state}
         return tensors
@@ -123,9 +130,9 @@ class Estimate:
         return self.full_bytes / self.bytes
 
 
-def lora_parameters(d_in: int, d_out: int, r: int) -> int:
-    """Returns the parameters of one LoRA pair: A (r, d_in) plus B (d_out, r)."""
-    return r * (d_in + d_out)
+def lora_parameters(d_in: int, d_out: int, r: int, use_dora: bool = False) -> int:
+    """Returns the parameters of one LoRA pair: A (r, d_in) plus B (d_out, r), plus DoRA's magnitude (d_out)."""
+    return r * (d_in + d_out) + (d_out if use_dora else 0)
 
 
 def dtype_name(dtype: str | torch.dtype) -> str:
@@ -153,7 +160,8 @@ def _saved_whole(shapes: ModelShapes, targets: list[str], modules_to_save: Seque
 
 
 def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "float32",
-             full_dtype: str | torch.dtype | None = None, modules_to_save: Sequence[str] = ()) -> Estimate:
+             full_dtype: str | torch.dtype | None = None, modules_to_save: Sequence[str] = (),
+             use_dora: bool = False) -> Estimate:
     """Predicts the adapter of LoRA rank `r` on `targets` of `model`, stored in `dtype`, to the byte.
 
     Args:
@@ -164,6 +172,7 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
             unless `get_peft_model(..., autocast_adapter_dtype=False)`).
         full_dtype: the base model's dtype, for the full checkpoint and modules saved whole (default: `dtype`).
         modules_to_save: as in `LoraConfig(modules_to_save=...)`: modules saved whole.
+        use_dora: as in `LoraConfig(use_dora=True)`: a magnitude vector (d_out,) per wrapped module.
 
     Raises:
         StorageError: the model, a target, r or a dtype is not one the formula can size.
@@ -175,12 +184,12 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
     full_dtype = dtype if full_dtype is None else dtype_name(full_dtype)
     try:
         shapes = model_shapes(model)
-        rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, r)) for m in shapes.select(targets))
+        rows = tuple((m, m.count * lora_parameters(m.d_in, m.d_out, r, use_dora)) for m in shapes.select(targets))
         saved = tuple((m, m.count * sum(math.prod(s) for _, s in m.state))
                       for m in _saved_whole(shapes, targets, modules_to_save))
     except ShapeError as exc:
         raise StorageError(str(exc)) from None
-    return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, tuple(targets), saved)
+    return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, tuple(targets), saved, bool(use_dora))
 
 
 def format_estimate(est: Estimate) -> str:
@@ -188,13 +197,15 @@ def format_estimate(est: Estimate) -> str:
     def size(n: int) -> str:
         return f"{human_size(n):>9} ({n:,} bytes)"
 
-    sums = [f"{m.count:>3} × {est.r} × ({m.d_in} + {m.d_out})" for m, _ in est.rows]
+    sums = [f"{m.count:>3} × ({est.r} × ({m.d_in} + {m.d_out}) + {m.d_out})" if est.use_dora
+            else f"{m.count:>3} × {est.r} × ({m.d_in} + {m.d_out})" for m, _ in est.rows]
     sums += [f"{m.count:>3} × {' + '.join(' × '.join(map(str, s)) for _, s in m.state)}, whole"
              for m, _ in est.saved]
     table = format_table([("", m.name, text, "=", f"{n:,}") for (m, n), text in zip(est.rows + est.saved, sums,
                                                                                      strict=True)],
                          style="plain", align="<<<<>")
-    lines = [f"{est.model}: LoRA r={est.r} on {', '.join(est.targets)}, in {est.dtype}", table]
+    kind = "DoRA" if est.use_dora else "LoRA"
+    lines = [f"{est.model}: {kind} r={est.r} on {', '.join(est.targets)}, in {est.dtype}", table]
     lines += [
         f"  adapter:    {est.params + est.saved_params:>15,} parameters {size(est.bytes)} of tensors"
         + (f", {est.saved_params:,} of them saved whole in {est.full_dtype}" if est.saved else ""),
@@ -213,7 +224,8 @@ def estimate_dict(est: Estimate) -> dict:
         return dict(module=m.name, kind=m.kind, d_in=m.d_in, d_out=m.d_out, count=m.count, params=n,
                     bytes=tensor_bytes(dtype, [n]))
 
-    return dict(model=est.model, r=est.r, targets=list(est.targets), dtype=est.dtype, params=est.params,
+    return dict(model=est.model, r=est.r, targets=list(est.targets), use_dora=est.use_dora, dtype=est.dtype,
+                params=est.params,
                 saved_params=est.saved_params, tensor_bytes=est.bytes, header_bytes=est.header_bytes,
                 file_bytes=est.file_bytes,
                 rows=[row(m, n, est.dtype) for m, n in est.rows],

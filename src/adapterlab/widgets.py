@@ -60,20 +60,22 @@ class Calculator(widgets.VBox):
     """
 
     def __init__(self, model: str = "gpt2", targets: Sequence[str] | None = None, r: int = 8,
-                 dtype: str = "float16"):
+                 dtype: str = "float16", use_dora: bool = False):
         self.model_box = widgets.Dropdown(options=list(KNOWN_MODELS), value=model, description="model")
         self.targets_box = widgets.SelectMultiple(options=target_names(model), description="targets", rows=6,
                                                   value=tuple(targets or default_targets(model)))
         self.rank_slider = widgets.IntSlider(value=r, min=1, max=256, description="rank", continuous_update=False)
         self.dtype_box = widgets.Dropdown(options=list(DTYPE_BYTES), value=dtype, description="dtype")
+        self.dora_box = widgets.Checkbox(value=use_dora, description="DoRA (use_dora)")
         self.numbers = widgets.HTML()
         self.numbers.add_class("adapterlab-calculator-numbers")
         self.plot = widgets.Output()
-        controls = widgets.HBox([widgets.VBox([self.model_box, self.dtype_box, self.rank_slider]), self.targets_box])
+        controls = widgets.HBox([widgets.VBox([self.model_box, self.dtype_box, self.rank_slider, self.dora_box]),
+                                 self.targets_box])
         super().__init__([controls, self.numbers, self.plot])
         self.add_class("adapterlab-calculator")
         self.model_box.observe(self._new_model, names="value")
-        for box in (self.targets_box, self.rank_slider, self.dtype_box):
+        for box in (self.targets_box, self.rank_slider, self.dtype_box, self.dora_box):
             box.observe(self.redraw, names="value")
         self.redraw()
 
@@ -82,7 +84,7 @@ class Calculator(widgets.VBox):
         if not self.targets_box.value:
             return None
         return estimate(model_shapes(self.model_box.value), list(self.targets_box.value), self.rank_slider.value,
-                        self.dtype_box.value)
+                        self.dtype_box.value, use_dora=self.dora_box.value)
 
     def redraw(self, _=None) -> None:
         """Recomputes the numbers and redraws the plot from the current settings."""
