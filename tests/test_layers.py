@@ -17,7 +17,7 @@ FLOORS = [
     ("data and file formats", ["adapterlab", "corpus", "tables", "files", "adapter_files", "safetensors_format",
                                "shapes"]),
     ("cache", ["cache", "progress"]),
-    ("models and what reads them", ["models", "storage", "inspection", "checkpoint", "loading", "census",
+    ("models and what reads them", ["models", "llama_mini", "storage", "inspection", "checkpoint", "loading", "census",
                                     "merging", "quantize", "timing"]),
     ("training", ["training", "lora_configs"]),
     ("tasks and adapters", ["tasks", "adapters", "recipes", "workspace", "build"]),

@@ -1,13 +1,14 @@
-"""The offline base models: `gpt2-mini`, shipped inside the package, and GPT-2 small, built locally.
+"""The offline base models: `gpt2-mini`, shipped inside the package, GPT-2 small and `llama-mini`, built locally.
 
 Nothing is downloaded. `gpt2-mini` is GPT-2's code with four narrow layers (about 0.9M parameters,
 3.6 MB), pretrained on `adapterlab.corpus` with a byte-level BPE tokenizer of its own; its files ship
 in `adapterlab/data/gpt2-mini/`, made by `adapterlab.recipes.make_gpt2_mini`. `gpt2` is transformers'
 `GPT2Config()` (12 layers, 768 wide, 50,257 tokens, about 124M parameters) with seeded random weights,
 so parameter counts and file sizes are the real GPT-2's but its text is noise; at 500 MB it is built
-once into the model cache (`adapterlab.cache`) instead of shipped.
+once into the model cache (`adapterlab.cache`) instead of shipped. `llama-mini` (`adapterlab.llama_mini`) is a
+Llama-style model of gpt2-mini's size with seeded random weights, built into the cache in a fraction of a second.
 
-Both are always loaded with `AutoModelForCausalLM.from_pretrained(folder)`: learners use the real
+All three are always loaded with `AutoModelForCausalLM.from_pretrained(folder)`: learners use the real
 loading path. The real hub GPT-2 stays one argument away (`source="hub"` or `ADAPTERLAB_SOURCE=hub`).
 """
 
@@ -30,8 +31,9 @@ from transformers import (
 )
 
 from adapterlab.cache import cache_root, cached_build
+from adapterlab.llama_mini import build_llama_mini
 
-BASE_MODELS = ("gpt2", "gpt2-mini")
+BASE_MODELS = ("gpt2", "gpt2-mini", "llama-mini")
 SHIPPED = Path(__file__).with_name("data")  # gpt2-mini and the small adapters trained on it
 MINI_DIR = SHIPPED / "gpt2-mini"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -66,9 +68,12 @@ def _check_name(name: str) -> None:
 
 @cache
 def model_dir(name: str = "gpt2") -> Path:
-    """Returns the local folder of base model `name`, building `gpt2` the first time (cached per kernel)."""
+    """Returns the local folder of base model `name`, building `gpt2` or `llama-mini` the first time (cached per
+    kernel)."""
     _check_name(name)
     return MINI_DIR if name == "gpt2-mini" else build_gpt2()
+    if name == "llama-mini":
+        return build_llama_mini(MINI_DIR)  # gpt2-mini's tokenizer sets its vocabulary
 
 
 def _source(source: str | None) -> str:
@@ -97,7 +102,7 @@ def load_model(name: str = "gpt2", *, source: str | None = None,
     Every call returns a new object, because PEFT's `get_peft_model` changes the model it wraps.
 
     Args:
-        name: 'gpt2' or 'gpt2-mini' (local), or any hub id with source='hub'.
+        name: 'gpt2', 'gpt2-mini' or 'llama-mini' (local), or any hub id with source='hub'.
         source: 'local' (default, or env ADAPTERLAB_SOURCE) or 'hub'.
         dtype: the parameters' dtype.
     """
@@ -118,7 +123,7 @@ def load_tokenizer(name: str = "gpt2", *, source: str | None = None) -> PreTrain
     if _source(source) == "hub":
         return _from_hub(AutoTokenizer, name)
     _check_name(name)
-    return AutoTokenizer.from_pretrained(MINI_DIR)  # both local models share gpt2-mini's tokenizer
+    return AutoTokenizer.from_pretrained(MINI_DIR)  # the local models share gpt2-mini's tokenizer
 
 
 def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompt: str,
