@@ -171,6 +171,14 @@ def test_task_question_names_the_mistake(task_q):
     assert progress.load()["99.box"] == {"attempts": 2, "correct": True, "peeked": False}
 
 
+def test_task_question_right_with_a_note():
+    """A check that found a right answer built another way (None, note) is correct, the note after the success."""
+    question = TaskQuestion(id="99.box", prompt="A box.", diagnose=lambda box: (None, "(It is in the attic.)"),
+                            success="A box of 4.")
+    right = question.check({"size": 4})
+    assert right.correct and right.message == "A box of 4. (It is in the attic.)" and not right.mistake
+
+
 def test_task_question_survives_an_object_it_cannot_diagnose(task_q):
     """An object that makes the check itself raise gets a message, not a traceback."""
     feedback = task_q.check(["not", "a", "box"])

@@ -258,15 +258,16 @@ class TaskQuestion(Question):
     """Something to build. `check(obj)` diagnoses the learner's live object: a model, a trainer, a folder.
 
     `diagnose(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
-    of the typical mistake it found and what to tell the learner. Many such mistakes run without an
-    error (a silent failure); the check is how the learner finds out. `solution_code`, `alternatives` and
+    of the typical mistake it found and what to tell the learner; (None, note) is right too, the note added
+    to the success message (which of several right ways it found: an adapter one folder deeper). Many such
+    mistakes run without an error (a silent failure); the check is how the learner finds out. `solution_code`, `alternatives` and
     `slips` are code for the notebook's own state: the solved run runs each in place of the learner's lines.
     `alternatives` are right answers spelled another way than the solution (a regex or a longer suffix in
     `target_modules`, another save call, transformers' own loader): the check must accept each, because it
     judges the result and the state left behind, never the spelling.
     """
 
-    diagnose: Callable[[Any], tuple[str, str] | None] | None = None
+    diagnose: Callable[[Any], tuple[str | None, str] | None] | None = None
     success: str = ""
     solution_code: str = ""
     slips: Sequence[Slip] = ()
@@ -284,6 +285,8 @@ class TaskQuestion(Question):
         if found is None:
             return Verdict(True, self.success)
         mistake, message = found
+        if mistake is None:
+            return Verdict(True, f"{self.success} {message}")
         return Verdict(False, message, mistake)
 
     def _worked_solution(self) -> tuple[str, str]:
