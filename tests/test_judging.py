@@ -93,3 +93,12 @@ def test_adapter_tensors_match_what_save_pretrained_writes(tmp_path):
     torch.manual_seed(1)
     save_tiny_adapter(tmp_path / "b", init_lora_weights=False, seed=1)
     assert not judging.holds_adapter(model, "default", tmp_path / "b")
+
+
+def test_same_setting_reads_target_modules_as_a_set():
+    """PEFT saves target_modules from a set, in an order that varies: two orders of one list agree; values compare
+    as they are."""
+    assert judging.same_setting(["c_attn", "c_fc"], ["c_fc", "c_attn"])
+    assert not judging.same_setting(["c_attn"], ["c_attn", "c_fc"])
+    assert judging.same_setting(8, 8) and not judging.same_setting(16, 32)
+    assert not judging.same_setting(".*c_attn", ["c_attn"])

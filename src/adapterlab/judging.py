@@ -87,6 +87,14 @@ def same_tensors(mine: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor])
     return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in theirs)
 
 
+def same_setting(mine: Any, theirs: Any) -> bool:
+    """True if two values of one adapter_config.json field agree; `target_modules` saved as a list is a set to
+    PEFT (its order varies from save to save)."""
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return sorted(map(str, mine)) == sorted(map(str, theirs))
+    return mine == theirs
+
+
 def holds_adapter(model: torch.nn.Module, adapter: str, folder: str | Path) -> bool:
     """True if adapter `adapter` of `model` holds exactly the tensors saved in `folder`."""
     return same_tensors(adapter_tensors(model, adapter), saved_tensors(folder))

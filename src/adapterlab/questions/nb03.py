@@ -1,18 +1,11 @@
 """Check your understanding: notebook 03 (saving adapters)."""
 
-import re
+import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors.torch import load_file
-
-from adapterlab.adapter_files import (
-    SAFETENSORS_WEIGHTS_NAME,
-    WEIGHTS_NAME,
-    is_complete_adapter,
-    read_adapter_config,
-)
+from adapterlab import judging
+from adapterlab.adapter_files import CONFIG_NAME, WEIGHTS_NAME, read_adapter_config
 from adapterlab.adapters import demo_adapters
 from adapterlab.exercises import ChoiceQuestion, Slip, TaskQuestion, ValueQuestion
 from adapterlab.files import file_sizes
@@ -31,6 +24,8 @@ q1 = ValueQuestion(
     hints=["Each of the 12 blocks has lora_A (8 x 768) and lora_B (2304 x 8).",
            "Parameters x 4 bytes per float32."],
     solution_text="12 x 8 x (768 + 2304) = 294,912 parameters x 4 bytes = 1,179,648 bytes.",
+    alternatives=["1,179,648", 1.179648e6, "1_179_648"],
+    other_wrong=[12 * 8 * 2304 * 4, 12 * 8 * (768 + 768) * 4, 12 * 16 * (768 + 2304) * 4, "1.18 MB"],
 )
 
 
@@ -51,10 +46,11 @@ q3 = ChoiceQuestion(
     answer="a",
     hints=["Which fields decide the shapes of the tensors PEFT creates before copying the saved ones in?"],
     solution_text="(a). r fixes the shapes; alpha changes outputs silently; the other two are not checked.",
+    alternatives=["A", " a "],
 )
 
 
-# Hands-on: the checks read the folder the learner saved, file by file.
+# Hands-on: the checks read the folder the learner saved, file by file, wherever in it the adapter sits.
 def _folder_problem(folder: Any) -> tuple[str, str] | None:
     if folder is None or not isinstance(folder, (str, Path)):
         return ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}: "
@@ -64,30 +60,59 @@ def _folder_problem(folder: Any) -> tuple[str, str] | None:
     return None
 
 
-def _same_tensors(file: Path, folder: Path) -> bool:
-    mine, saved = load_file(file), load_file(folder / SAFETENSORS_WEIGHTS_NAME)
-    return mine.keys() == saved.keys() and all(torch.equal(mine[k], saved[k]) for k in saved)
+def _full_model(folder: Path) -> tuple[str, str] | None:
+    files = sorted(file_sizes(folder))
+    if any(Path(name).name in ("model.safetensors", "pytorch_model.bin") for name in files):
+        return ("full_model", f"This folder holds a whole model ({files}): the base model's own `save_pretrained` "
+                              "writes every weight. Save through the PeftModel, which writes adapters only.")
+    return None
+
+
+def _which(adapter: Path) -> str:
+    """'english', 'spanish' or 'other': whose tensors the adapter saved in `adapter` holds."""
+    tensors = judging.saved_tensors(adapter)
+    for name, shipped in demo_adapters().items():
+        if judging.same_tensors(tensors, judging.saved_tensors(shipped)):
+            return name
+    return "other"
+
+
+def _where(adapter: Path, folder: Path) -> str:
+    inside = adapter.relative_to(folder).as_posix()
+    return "the folder" if inside == "." else f"{inside}/"
 
 
 def diagnose_save_one(folder: Any) -> tuple[str, str] | None:
-    """q5: a folder holding the 'english' adapter of `pair` only, in its subfolder, as PEFT writes it."""
+    """q5: a folder holding the 'english' adapter of `pair` and no other, at its top or one level deeper."""
     problem = _folder_problem(folder)
     if problem:
         return problem
-    files = set(file_sizes(folder))
-    if any(name.endswith(("model.safetensors", ".bin")) and not name.endswith(SAFETENSORS_WEIGHTS_NAME)
-           for name in files):
-        return ("full_model", f"This folder holds a whole model ({sorted(files)}): the base model's own "
-                              "`save_pretrained` writes every weight. Save through the PeftModel, which writes "
-                              "adapters only.")
-    if f"spanish/{SAFETENSORS_WEIGHTS_NAME}" in files:
-        return ("both", "It ran, but the folder holds both adapters, english/ and spanish/: PeftModel's "
-                        "`save_pretrained` saves every adapter it holds, whichever is active. Pick one with "
-                        "`selected_adapters=['english']`.")
-    if f"english/{SAFETENSORS_WEIGHTS_NAME}" not in files:
-        return "no_english", f"No english/adapter_model.safetensors in the folder (it holds {sorted(files)})."
-    if not _same_tensors(Path(folder) / "english" / SAFETENSORS_WEIGHTS_NAME, demo_adapters()["english"]):
-        return "weights", "english/ holds weights other than the English adapter's."
+    folder = Path(folder)
+    problem = _full_model(folder)
+    if problem:
+        return problem
+    found = judging.find_adapters(folder)
+    if not found:
+        return "no_adapter", judging.missing_files(folder)
+    whose = {adapter: _which(adapter) for adapter in found}
+    if len(found) > 1:
+        listed = ", ".join(f"{_where(a, folder)} ({name})" for a, name in whose.items())
+        if "spanish" in whose.values():
+            return ("both", f"It ran, but the folder holds {len(found)} adapters: {listed}. PeftModel's "
+                            "`save_pretrained` saves every adapter it holds, whichever is active. Pick one with "
+                            "`selected_adapters=['english']`.")
+        return "several", f"The folder holds {len(found)} adapters: {listed}; the task asks for the English one only."
+    (adapter,) = found
+    if whose[adapter] == "spanish":
+        return "spanish", f"{_where(adapter, folder)} holds the Spanish adapter, not the English one."
+    if whose[adapter] != "english":
+        return "weights", f"{_where(adapter, folder)} holds weights other than the English adapter's."
+    saved, shipped = read_adapter_config(adapter), read_adapter_config(demo_adapters()["english"])
+    changed = [key for key in ("r", "lora_alpha", "target_modules")
+               if not judging.same_setting(saved.get(key), shipped.get(key))]
+    if changed:
+        return ("config", f"The English weights are there, but {CONFIG_NAME} says {changed[0]}="
+                          f"{saved.get(changed[0])!r} where the adapter has {shipped.get(changed[0])!r}.")
     return None
 
 
@@ -96,50 +121,79 @@ q5 = TaskQuestion(
     prompt="`pair` holds two adapters, 'english' and 'spanish'. Save the English one only into a new folder, "
            "and put that folder in `my_folder`.",
     diagnose=diagnose_save_one,
-    success="english/adapter_config.json and english/adapter_model.safetensors (plus PEFT's README.md): one "
-            "adapter, in a subfolder named after it because its name is not 'default'.",
+    success="One adapter in the folder, the English one: adapter_config.json and adapter_model.safetensors (plus "
+            "PEFT's README.md). Saved from `pair`, it sits in a subfolder, english/, because its name is not "
+            "'default'; loaders want that subfolder's path.",
     hints=["Does PeftModel's `save_pretrained` save the active adapter, or all of them?",
            "`save_pretrained` has an argument that picks adapters by name."],
     solution_text="PeftModel.save_pretrained writes every adapter unless selected_adapters names some.",
     solution_code='my_folder = work / "english-only"\npair.save_pretrained(my_folder, selected_adapters=["english"])',
+    alternatives=[
+        'alone = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["english"])\n'
+        'my_folder = work / "alt-default"\nalone.save_pretrained(my_folder)  # named default: at the top',
+        'other_pair = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["english"], '
+        'adapter_name="english")\nother_pair.load_adapter(demo_adapters()["spanish"], adapter_name="spanish")\n'
+        'other_pair.delete_adapter("spanish")\nmy_folder = work / "alt-deleted"\nother_pair.save_pretrained(my_folder)',
+        'my_folder = work / "alt-both-then-one"\npair.save_pretrained(my_folder / "tmp")\n'
+        'import shutil\nshutil.move(my_folder / "tmp" / "english", my_folder / "english")\n'
+        'shutil.rmtree(my_folder / "tmp")',
+    ],
     slips=[
         Slip('my_folder = work / "slip-active"\npair.set_adapter("english")\npair.save_pretrained(my_folder)', "both"),
         Slip('my_folder = work / "slip-base"\npair.get_base_model().save_pretrained(my_folder)', "full_model"),
+        Slip('my_folder = pair.save_pretrained(work / "slip-none", selected_adapters=["english"])', "not_folder"),
+        Slip('my_folder = work / "slip-spanish"\npair.save_pretrained(my_folder, selected_adapters=["spanish"])',
+             "spanish"),
+        Slip('from peft.utils import get_peft_model_state_dict\nfrom safetensors.torch import save_file\n'
+             'my_folder = work / "slip-tensors"\nmy_folder.mkdir()\n'
+             'save_file(get_peft_model_state_dict(pair, adapter_name="english"), '
+             'my_folder / "adapter_model.safetensors")', "no_adapter"),
     ],
 )
 
 
-# PEFT's model card names the base in its header: `base_model: <path>` and a `base_model:adapter:<path>` tag.
-_CARD_BASE = re.compile(r"base_model(?::adapter)?:\s*(\S+)")
-
-
 def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
-    """q6: an adapter folder with safetensors weights, base_model_name_or_path 'gpt2-mini', and no file (the
-    config, PEFT's README.md model card) that names the base by an absolute path of this machine."""
+    """q6: the Spanish adapter in safetensors, base_model_name_or_path 'gpt2-mini', and no text file in the folder
+    (the config, PEFT's README.md model card, anything else) naming a path of this machine."""
     problem = _folder_problem(folder)
     if problem:
         return problem
-    files = set(file_sizes(folder))
-    if WEIGHTS_NAME in files:
-        return ("legacy", "The weights are `adapter_model.bin`, a pickle: whoever loads it from you must trust "
+    folder = Path(folder)
+    found = judging.find_adapters(folder)
+    pickles = [name for name in file_sizes(folder) if Path(name).name == WEIGHTS_NAME]
+    if pickles and not found:
+        return ("legacy", f"The weights are `{pickles[0]}`, a pickle: whoever loads it from you must trust "
                           "it (deep dive 03a). Leave `safe_serialization` at its default.")
-    if not is_complete_adapter(folder):
-        return "files", f"Expected adapter_config.json and adapter_model.safetensors at the top, found {sorted(files)}."
-    base = read_adapter_config(folder)["base_model_name_or_path"]
+    if len(found) != 1:
+        return "files", judging.missing_files(folder) if not found else \
+            f"The folder holds {len(found)} adapters ({', '.join(_where(a, folder) for a in found)}); send one."
+    (adapter,) = found
+    base = read_adapter_config(adapter).get("base_model_name_or_path")
+    named = judging.machine_paths(folder)
     if base != "gpt2-mini":
-        shown = "an absolute path on this machine" if base and Path(base).is_absolute() else repr(base)
-        return ("absolute_path", f"It saved, but `base_model_name_or_path` is {shown}: on a colleague's machine "
-                                 "it points nowhere (section 2). Set the adapter's config "
-                                 "(`peft_config['default'].base_model_name_or_path`) before you save.")
-    card = Path(folder) / "README.md"
-    named = _CARD_BASE.findall(card.read_text()) if card.is_file() else []
-    if any(Path(name).is_absolute() for name in named):
-        return ("card_path", "adapter_config.json is right, but PEFT's model card README.md still names the base "
-                             "by this machine's path (its `base_model:` line and a tag: PEFT takes them from the "
-                             "base model, not from the adapter's config). Delete the card, or write your own, "
-                             "before you send the folder.")
-    if not _same_tensors(Path(folder) / SAFETENSORS_WEIGHTS_NAME, demo_adapters()["spanish"]):
-        return "weights", "The weights are not the Spanish adapter's."
+        here = base in named.get((adapter / CONFIG_NAME).relative_to(folder).as_posix(), [])
+        return ("absolute_path" if here else "base_name",
+                f"It saved, but `base_model_name_or_path` is {'a path of this machine' if here else repr(base)}; "
+                "the task asks for 'gpt2-mini', a name a colleague's machine can resolve (section 2). Set the "
+                "adapter's config (`peft_config['default'].base_model_name_or_path`) before you save, or edit "
+                "adapter_config.json.")
+    if named:
+        file, paths = next(iter(named.items()))
+        card = Path(file).name == "README.md"
+        return ("card_path" if card else "machine_path",
+                f"adapter_config.json is right, but {file} still names this machine's path ({len(paths)} time"
+                f"{'s' if len(paths) > 1 else ''})"
+                + (": PEFT's model card takes the base's name from the base model, not from the adapter's config. "
+                   "Delete the card, or write your own, before you send the folder." if card else
+                   ": remove it, or the path, before you send the folder."))
+    if pickles:
+        return ("legacy", f"Beside the safetensors weights the folder still holds `{pickles[0]}`, a pickle: "
+                          "whoever loads it must trust it. Remove it.")
+    whose = _which(adapter)
+    if whose != "spanish":
+        return "weights", f"The weights are {'the English adapter' if whose == 'english' else 'not the Spanish'}'s."
+    if adapter != folder:  # one level deeper is fine: the colleague points the loader at that subfolder
+        return None, f"(The adapter is in {_where(adapter, folder)}: tell your colleague to load that subfolder.)"
     return None
 
 
@@ -152,7 +206,7 @@ q6 = TaskQuestion(
            "a config that names its base 'gpt2-mini', and no file that carries this machine's path of it.",
     diagnose=diagnose_shareable,
     success="adapter_model.safetensors and an adapter_config.json whose base_model_name_or_path is 'gpt2-mini', "
-            "and no model card naming the base by its path here: nothing in the folder points at this machine.",
+            "and no file that names a path of this machine: nothing in the folder points at your disk.",
     hints=["Sections 1 and 2: which two files name the base model by its folder on this machine?",
            "PEFT fills base_model_name_or_path in at save time only when the adapter's config has none; the "
            "README.md model card it writes is only a card: you may delete it or write your own."],
@@ -160,11 +214,36 @@ q6 = TaskQuestion(
                   "then remove the generated README.md, whose header names the base by its path here.",
     solution_code=_PORTABLE + _RENAME + 'my_share = work / "share"\nportable.save_pretrained(my_share)\n'
                                         '(my_share / "README.md").unlink()',
+    alternatives=[
+        _PORTABLE + 'my_share = work / "alt-edited"\nportable.save_pretrained(my_share)\n'
+        'config = json.loads((my_share / "adapter_config.json").read_text())\n'
+        'config["base_model_name_or_path"] = "gpt2-mini"\n'
+        '(my_share / "adapter_config.json").write_text(json.dumps(config, indent=2))\n'
+        '(my_share / "README.md").write_text("# A Spanish adapter\\nLoRA for gpt2-mini.\\n")',
+        _PORTABLE + _RENAME + 'my_share = work / "alt-cleaned-card"\nportable.save_pretrained(my_share)\n'
+        'card = (my_share / "README.md").read_text()\n'
+        '(my_share / "README.md").write_text(card.replace(str(model_dir("gpt2-mini")), "gpt2-mini"))',
+        'import shutil\nmy_share = work / "alt-copied"\nshutil.copytree(demo_adapters()["spanish"], my_share)\n'
+        'config = json.loads((my_share / "adapter_config.json").read_text())\n'
+        'config["base_model_name_or_path"] = "gpt2-mini"\n'
+        '(my_share / "adapter_config.json").write_text(json.dumps(config))',
+    ],
     slips=[
         Slip(_PORTABLE + 'my_share = work / "slip-share"\nportable.save_pretrained(my_share)', "absolute_path"),
         Slip(_PORTABLE + _RENAME + 'my_share = work / "slip-card"\nportable.save_pretrained(my_share)', "card_path"),
         Slip(_PORTABLE + _RENAME + 'my_share = work / "slip-legacy"\n'
                                    "portable.save_pretrained(my_share, safe_serialization=False)",
              "legacy"),
+        Slip(_PORTABLE + _RENAME + 'my_share = work / "slip-notes"\nportable.save_pretrained(my_share)\n'
+             '(my_share / "README.md").unlink()\n'
+             '(my_share / "NOTES.txt").write_text(f"trained on {model_dir(\'gpt2-mini\')}\\n")', "machine_path"),
+        Slip(_PORTABLE + 'portable.peft_config["default"].base_model_name_or_path = "gpt2"\n'
+             'my_share = work / "slip-gpt2"\nportable.save_pretrained(my_share)\n(my_share / "README.md").unlink()',
+             "base_name"),
+        Slip('english = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["english"])\n'
+             'english.peft_config["default"].base_model_name_or_path = "gpt2-mini"\n'
+             'my_share = work / "slip-english"\nenglish.save_pretrained(my_share)\n(my_share / "README.md").unlink()',
+             "weights"),
+        Slip(_PORTABLE + _RENAME + 'my_share = portable.save_pretrained(work / "slip-none")', "not_folder"),
     ],
 )
