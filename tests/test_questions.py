@@ -185,3 +185,23 @@ def test_saved_adapter_check_opens_the_folder(tmp_path):
     assert _mistake(nb02.q5, tmp_path / "named") == "subfolder"
     assert _mistake(nb02.q5, tmp_path / "nowhere") == "nothing"
     assert _mistake(nb02.q5, 42) == "not_folder"
+
+
+def test_wrap_checks_judge_the_layers_not_the_spelling():
+    """01.wrap_mini and 01.attn_c_proj accept a longer suffix, a regex, full names, exclude_modules and transformers'
+    add_adapter; blocks left out and a rank_pattern are named as what they are."""
+    for targets in (["attn.c_attn"], r".*\.c_attn", [f"transformer.h.{i}.attn.c_attn" for i in range(4)]):
+        assert _mistake(nb01.q5, _wrap(targets)) == "correct", targets
+    plain = _mini()
+    plain.add_adapter(LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True))
+    assert _mistake(nb01.q5, plain) == "correct"
+    excluded = get_peft_model(_mini(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_proj"],
+                                                  exclude_modules=["mlp.c_proj"], fan_in_fan_out=True))
+    assert _mistake(nb01.q6, excluded) == "correct"
+    assert _mistake(nb01.q6, _wrap(r".*c_proj")) == "mlp_too"
+    some = get_peft_model(_mini(), LoraConfig(r=4, lora_alpha=8, target_modules=["attn.c_proj"],
+                                              layers_to_transform=[0, 1], fan_in_fan_out=True))
+    assert nb01.q6.check(some).message.startswith("You wrapped `attn.c_proj` in blocks 0, 1 only")
+    patterned = get_peft_model(_mini(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"],
+                                                   rank_pattern={"h.3.attn.c_attn": 8}, fan_in_fan_out=True))
+    assert _mistake(nb01.q5, patterned) == "rank"
