@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from peft import LoraConfig, PeftModel
+from peft import LoraConfig
 from peft.tuners.lora import LoraLayer
 from torch import nn
 
+from adapterlab import judging
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
-from adapterlab.questions.nb01 import lora_module_names
 
 # llama-mini as adapterlab.llama_mini builds it: 4 layers, 128 wide, 4 query heads of 32, 2 key/value heads.
 LLAMA_MINI_SHAPE = {"model_type": "llama", "num_hidden_layers": 4, "hidden_size": 128}
@@ -26,19 +26,21 @@ def _kind(name: str) -> str:
 
 
 def _llama_model_problem(model: Any) -> tuple[str, str] | None:
-    """The first thing that makes `model` other than a PeftModel with one trainable adapter on a fresh llama-mini."""
+    """The first thing that makes `model` other than a fresh llama-mini with one trainable adapter, held by a
+    PeftModel or given by transformers' own `add_adapter`."""
     if model is None:
         return ("none", "You passed None. `print_trainable_parameters()` prints and returns None: keep what "
                         "`get_peft_model` returns in the variable, and print on a line of its own.")
     if isinstance(model, LoraConfig):
         return "config", "That is the config. Pass the model `get_peft_model(base, config)` returns."
-    if not isinstance(model, PeftModel):
-        if isinstance(model, nn.Module) and lora_module_names(model):
+    host = judging.adapter_host(model)
+    if host is None:
+        if isinstance(model, nn.Module) and judging.wrapped_modules(model):
             return ("base_passed", f"This is the {type(model).__name__} you gave `get_peft_model`: it changed it in "
                                    "place (it holds LoRA layers now), but the PeftModel is what it returns. "
                                    "Keep that: `llama_mlp = get_peft_model(base, config)`.")
         return "not_peft", f"Expected the PeftModel that `get_peft_model` returns, not {type(model).__name__}."
-    base = model.get_base_model()
+    base = model.get_base_model() if host == "peft" else model
     shape = {key: getattr(base.config, key, None) for key in LLAMA_MINI_SHAPE}
     if shape != LLAMA_MINI_SHAPE:
         return ("wrong_base", f"This wraps a {type(base).__name__} (model_type {shape['model_type']!r}); the task "
@@ -56,9 +58,9 @@ def _llama_model_problem(model: Any) -> tuple[str, str] | None:
     return None
 
 
-def _mlp_wraps_problem(model: PeftModel) -> tuple[str, str] | None:
+def _mlp_wraps_problem(model: nn.Module) -> tuple[str, str] | None:
     """A problem if the wrapped modules are not exactly the MLP's three linear layers in each of the 4 layers."""
-    wrapped = set(lora_module_names(model))
+    wrapped = set(judging.wrapped_modules(model))
     layers = range(LLAMA_MINI_SHAPE["num_hidden_layers"])
     wanted = {f"model.layers.{i}.{kind}" for i in layers for kind in MLP}
     if wrapped == wanted:
@@ -84,18 +86,18 @@ def _mlp_wraps_problem(model: PeftModel) -> tuple[str, str] | None:
                        f"{len(wanted)} linear layers of the MLP: gate_proj, up_proj and down_proj in each layer.")
 
 
-def _lora_settings_problem(model: PeftModel, r: int, alpha: int) -> tuple[str, str] | None:
+def _lora_settings_problem(model: nn.Module, r: int, alpha: int) -> tuple[str, str] | None:
     """A problem if the wrapped layers' rank, lora_alpha or variant is not the one asked for (read per layer, so a
     `rank_pattern` shows too)."""
     (adapter,) = model.peft_config
+    settings = judging.layer_settings(model, adapter)
+    ranks, alphas = sorted({rank for rank, _ in settings}), sorted({a for _, a in settings})
     layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
-    ranks = sorted({layer.r[adapter] for layer in layers})
-    alphas = sorted({layer.lora_alpha[adapter] for layer in layers})
     if ranks != [r]:
         return "rank", f"The adapter has rank r={' and '.join(map(str, ranks))}; the task asks for r={r}."
     if alphas != [alpha]:
-        return ("alpha", f"lora_alpha is {' and '.join(map(str, alphas))}; the task asks for {alpha} (so the update "
-                         f"is scaled by alpha/r = {alpha / r:g}).")
+        return ("alpha", f"lora_alpha is {' and '.join(f'{a:g}' for a in alphas)}; the task asks for {alpha} "
+                         f"(so the update is scaled by alpha/r = {alpha / r:g}).")
     if any(layer.use_dora.get(adapter) for layer in layers):
         return ("dora", "This is DoRA (`use_dora=True`): it trains a magnitude vector per module on top of A and B. "
                         "The task asks for plain LoRA.")
@@ -103,7 +105,7 @@ def _lora_settings_problem(model: PeftModel, r: int, alpha: int) -> tuple[str, s
 
 
 def diagnose_llama_mlp(model: Any) -> tuple[str, str] | None:
-    """q1: a PeftModel around a fresh llama-mini, LoRA r=8, alpha 16 on gate_proj, up_proj, down_proj, nothing else."""
+    """q1: a fresh llama-mini with LoRA r=8, alpha 16 on gate_proj, up_proj, down_proj, nothing else."""
     return _llama_model_problem(model) or _mlp_wraps_problem(model) or _lora_settings_problem(model, 8, 16)
 
 
@@ -151,7 +153,10 @@ q1 = TaskQuestion(
         _wrap_code('["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]'),
         _wrap_code(r'r".*\.mlp\.(gate|up|down)_proj"'),
         _wrap_code('"all-linear", exclude_modules=["q_proj", "k_proj", "v_proj", "o_proj"]'),
-        _wrap_code('{"down_proj", "gate_proj", "up_proj"}', options='task_type="CAUSAL_LM", r=8, lora_alpha=16, '),
+        _wrap_code('{"down_proj", "gate_proj", "up_proj"}', options='task_type="CAUSAL_LM", r=8, lora_alpha=16, ')
+        .replace("get_peft_model(base, config)", 'get_peft_model(base, config, adapter_name="mlp")'),
+        'llama_mlp = load_model("llama-mini")  # transformers\' own adapter API wraps the same modules in place\n'
+        'llama_mlp.add_adapter(LoraConfig(r=8, lora_alpha=16, target_modules=["gate_proj", "up_proj", "down_proj"]))',
     ],
 )
 
