@@ -260,8 +260,9 @@ class TaskQuestion(Question):
     `diagnose(obj)` returns None when `obj` is what the task asks for, or (mistake, message): the name
     of the typical mistake it found and what to tell the learner; (None, note) is right too, the note added
     to the success message (which of several right ways it found: an adapter one folder deeper). Many such
-    mistakes run without an error (a silent failure); the check is how the learner finds out. `solution_code`, `alternatives` and
-    `slips` are code for the notebook's own state: the solved run runs each in place of the learner's lines.
+    mistakes run without an error (a silent failure); the check is how the learner finds out. `solution_code`,
+    `alternatives` and `slips` are code for the notebook's own state: the solved run runs each in place of the
+    learner's lines.
     `alternatives` are right answers spelled another way than the solution (a regex or a longer suffix in
     `target_modules`, another save call, transformers' own loader): the check must accept each, because it
     judges the result and the state left behind, never the spelling.

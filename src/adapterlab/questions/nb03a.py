@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 
-from adapterlab.adapter_files import SAFETENSORS_WEIGHTS_NAME, WEIGHTS_NAME, is_complete_adapter
+from adapterlab import judging
+from adapterlab.adapter_files import CONFIG_NAME, WEIGHTS_NAME, read_adapter_config
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion
 from adapterlab.files import file_sizes
 from adapterlab.safetensors_format import header_length
@@ -30,6 +30,11 @@ q1 = CodeQuestion(
     hints=["The first 8 bytes are one unsigned 64-bit integer.",
            "Little-endian: struct.unpack('<Q', data[:8])[0], or int.from_bytes(data[:8], 'little')."],
     solution_text="def header_length(data):\n    return int.from_bytes(data[:8], 'little')  # u64, little-endian",
+    alternatives=["import struct\n\ndef header_length(data):\n    (n,) = struct.unpack('<Q', data[:8])\n    return n",
+                  "def header_length(data):\n    return sum(byte << (8 * i) for i, byte in enumerate(data[:8]))"],
+    other_wrong=["def header_length(data):\n    return int.from_bytes(data[:8], 'little') + 8",
+                 "import struct\n\ndef header_length(data):\n    return struct.unpack('<I', data[4:8])[0]",
+                 "def header_length(data):\n    return data.index(b'{')"],
 )
 
 q2 = ChoiceQuestion(
@@ -46,29 +51,43 @@ q2 = ChoiceQuestion(
     answer="b",
     hints=["Only one of them unpickles without restrictions."],
     solution_text="(b). Only a full unpickle runs code; weights_only=True, safetensors and inspect refuse it.",
+    alternatives=["B", " b "],
 )
 
 
-def diagnose_converted(answer: Any) -> tuple[str, str] | None:
-    """q3: (legacy, folder): `folder` holds the adapter of the `legacy` folder's adapter_model.bin, as safetensors."""
+def diagnose_converted(answer: Any) -> tuple[str | None, str] | None:
+    """q3: (legacy, folder): `folder` holds the adapter of the `legacy` folder's adapter_model.bin, as safetensors,
+    at its top or one level deeper, and no pickle."""
     legacy, folder = answer
     if not isinstance(folder, (str, Path)):
         return "not_folder", f"Put the folder you saved into in `my_folder` (a Path), not {type(folder).__name__}."
     folder = Path(folder)
     if not folder.is_dir():
         return "missing", "There is no folder at that path: save into it first."
-    files = set(file_sizes(folder))
-    if WEIGHTS_NAME in files:
-        return ("pickle", f"The folder still holds {WEIGHTS_NAME}, a pickle: whoever loads it must trust it. Load "
+    pickles = [name for name in file_sizes(folder) if name.endswith((".bin", ".pt", ".pth", ".pkl"))]
+    if pickles:
+        return ("pickle", f"The folder still holds {pickles[0]}, a pickle: whoever loads it must trust it. Load "
                           "the adapter (you made it: you may), then save it with `save_pretrained`'s default, "
                           "safetensors.")
-    if not is_complete_adapter(folder):
-        return "files", f"Expected adapter_config.json and {SAFETENSORS_WEIGHTS_NAME}, found {sorted(files)}."
+    found = judging.find_adapters(folder)
+    if not found:
+        return "files", judging.missing_files(folder)
+    if len(found) > 1:
+        return "several", f"The folder holds {len(found)} adapters; save the converted one alone."
+    (adapter,) = found
     # The learner's own legacy file, which this notebook made: weights_only=True loads it without running code.
-    old = torch.load(Path(legacy) / WEIGHTS_NAME, weights_only=True)
-    new = load_file(folder / SAFETENSORS_WEIGHTS_NAME)
-    if old.keys() != new.keys() or not all(torch.equal(old[k], new[k]) for k in old):
+    old = {key.removeprefix(judging.PREFIX): value
+           for key, value in torch.load(Path(legacy) / WEIGHTS_NAME, weights_only=True).items()}
+    if not judging.same_tensors(judging.saved_tensors(adapter), old):
         return "weights", "The folder holds other weights than the legacy adapter's: save the adapter loaded from it."
+    before, after = read_adapter_config(legacy), read_adapter_config(adapter)
+    changed = [key for key in ("r", "lora_alpha", "target_modules", "fan_in_fan_out")
+               if not judging.same_setting(before.get(key), after.get(key))]
+    if changed:
+        return ("config", f"The tensors are the legacy adapter's, but its {CONFIG_NAME} says {changed[0]}="
+                          f"{after.get(changed[0])!r} where the legacy one says {before.get(changed[0])!r}.")
+    if adapter != folder:
+        return None, f"(It is in {adapter.relative_to(folder).as_posix()}/, one level down: load that subfolder.)"
     return None
 
 
@@ -84,10 +103,33 @@ q3 = TaskQuestion(
            "`save_pretrained` writes safetensors unless you ask for the legacy format."],
     solution_text="Load the legacy adapter with PeftModel.from_pretrained, then save_pretrained with its default.",
     solution_code=_LOAD + 'my_folder = work / "converted"\nloaded.save_pretrained(my_folder)',
+    alternatives=[
+        "import shutil\nfrom safetensors.torch import save_file\n\n"
+        'my_folder = work / "by-hand"\nmy_folder.mkdir()\n'
+        'save_file(torch.load(legacy / "adapter_model.bin", weights_only=True),\n'
+        '          my_folder / "adapter_model.safetensors")\nshutil.copy(legacy / "adapter_config.json", my_folder)',
+        "from peft.utils import get_peft_model_state_dict\nfrom safetensors.torch import save_file\n\n"
+        + _LOAD + 'my_folder = work / "from-the-model"\nmy_folder.mkdir()\n'
+        'save_file(get_peft_model_state_dict(loaded), my_folder / "adapter_model.safetensors")\n'
+        'loaded.peft_config["default"].save_pretrained(my_folder)  # writes adapter_config.json',
+        'named = PeftModel.from_pretrained(load_model("gpt2-mini"), legacy, adapter_name="converted")\n'
+        'my_folder = work / "one-deeper"\nnamed.save_pretrained(my_folder, safe_serialization=True)',
+    ],
     slips=[
         Slip('import shutil\nmy_folder = shutil.copytree(legacy, work / "slip-copy")', "pickle"),
         Slip('my_folder = work / "slip-fresh"\n'
              'get_peft_model(load_model("gpt2-mini"), LoraConfig(r=8, target_modules=["c_attn"], '
              'fan_in_fan_out=True)).save_pretrained(my_folder)', "weights"),
+        Slip(_LOAD + 'my_folder = work / "slip-legacy-again"\n'
+             "loaded.save_pretrained(my_folder, safe_serialization=False)",
+             "pickle"),
+        Slip("from safetensors.torch import save_file\n\n"
+             'my_folder = work / "slip-no-config"\nmy_folder.mkdir()\n'
+             'save_file(torch.load(legacy / "adapter_model.bin", weights_only=True),\n'
+             '          my_folder / "adapter_model.safetensors")',
+             "files"),
+        Slip(_LOAD + 'my_folder = loaded.save_pretrained(work / "slip-none")', "not_folder"),
+        Slip(_LOAD + 'loaded.peft_config["default"].lora_alpha = 32\nmy_folder = work / "slip-alpha"\n'
+             "loaded.save_pretrained(my_folder)", "config"),
     ],
 )
