@@ -1,6 +1,5 @@
 """Check your understanding: notebook 03 (saving adapters)."""
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +81,7 @@ def _where(adapter: Path, folder: Path) -> str:
     return "the folder" if inside == "." else f"{inside}/"
 
 
-def diagnose_save_one(folder: Any) -> tuple[str, str] | None:
+def diagnose_save_one(folder: Any) -> tuple[str | None, str] | None:
     """q5: a folder holding the 'english' adapter of `pair` and no other, at its top or one level deeper."""
     problem = _folder_problem(folder)
     if problem:
@@ -113,7 +112,7 @@ def diagnose_save_one(folder: Any) -> tuple[str, str] | None:
     if changed:
         return ("config", f"The English weights are there, but {CONFIG_NAME} says {changed[0]}="
                           f"{saved.get(changed[0])!r} where the adapter has {shipped.get(changed[0])!r}.")
-    return None
+    return None, f"(Yours is in {_where(adapter, folder)}: that is the path to load.)"
 
 
 q5 = TaskQuestion(
@@ -122,8 +121,8 @@ q5 = TaskQuestion(
            "and put that folder in `my_folder`.",
     diagnose=diagnose_save_one,
     success="One adapter in the folder, the English one: adapter_config.json and adapter_model.safetensors (plus "
-            "PEFT's README.md). Saved from `pair`, it sits in a subfolder, english/, because its name is not "
-            "'default'; loaders want that subfolder's path.",
+            "PEFT's README.md). PeftModel saves an adapter not named 'default' into a subfolder named after it "
+            "(english/ for `pair`'s); a loader wants the folder that holds the two files.",
     hints=["Does PeftModel's `save_pretrained` save the active adapter, or all of them?",
            "`save_pretrained` has an argument that picks adapters by name."],
     solution_text="PeftModel.save_pretrained writes every adapter unless selected_adapters names some.",
@@ -152,7 +151,7 @@ q5 = TaskQuestion(
 )
 
 
-def diagnose_shareable(folder: Any) -> tuple[str, str] | None:
+def diagnose_shareable(folder: Any) -> tuple[str | None, str] | None:
     """q6: the Spanish adapter in safetensors, base_model_name_or_path 'gpt2-mini', and no text file in the folder
     (the config, PEFT's README.md model card, anything else) naming a path of this machine."""
     problem = _folder_problem(folder)
