@@ -28,6 +28,16 @@ def _kinds(model) -> dict[str, int]:
     return kinds
 
 
+def test_llamas_mlp_is_silu_of_gate_times_up_then_down():
+    """Section 1's reading of Llama's MLP (SwiGLU): down_proj(silu(gate_proj(x)) * up_proj(x)), three linear layers
+    and an activation without weights."""
+    mlp = load_model("llama-mini").model.layers[0].mlp
+    x = torch.randn(2, 3, 128)
+    with torch.no_grad():
+        assert torch.allclose(mlp(x), mlp.down_proj(torch.nn.functional.silu(mlp.gate_proj(x)) * mlp.up_proj(x)))
+    assert not list(mlp.act_fn.parameters())
+
+
 def test_peft_default_targets_for_llama_and_gpt2():
     """Without target_modules, LoRA takes its targets from TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING by
     model_type: q_proj and v_proj for llama, c_attn for gpt2; the PEFT config then holds that set."""
