@@ -22,7 +22,7 @@ FLOORS = [
     ("training", ["training", "lora_configs"]),
     ("tasks and adapters", ["tasks", "adapters", "recipes", "workspace", "build"]),
     ("notebooks' helpers", ["envcheck", "expect", "feedback", "exercises", "widgets", "plots", "targets",
-                            "calculator", "judging", "questions",
+                            "calculator", "judging", "adapter_state", "questions",
                             # every notebook's question module (questions/nbNN.py) sits on this floor
                             *sorted(f"questions.{p.stem}" for p in (PACKAGE / "questions").glob("nb*.py"))]),
     ("command line", ["cli", "__main__"]),

@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 from peft import PeftModel
+from torch import nn
 
+from adapterlab.adapter_state import held_adapters, served_logits
 from adapterlab.adapters import demo_adapters
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
-from adapterlab.merging import logits, lora_layers
+from adapterlab.judging import active_adapters, adapters_disabled, lora_layers, merged_adapters
 from adapterlab.models import load_model, load_tokenizer
 
 q1 = ValueQuestion(
@@ -28,6 +30,8 @@ q1 = ValueQuestion(
     hints=["W' = W + (lora_alpha / r) · B·A, entry by entry.", "lora_alpha / r = 32 / 8 = 4."],
     solution_text="0.5 + (32 / 8) · 0.003 = 0.5 + 0.012 = 0.512",
     explanation="Right: 0.5 + (32 / 8) · 0.003 = 0.512.",
+    alternatives=["0.512", " 0.512 ", 0.51200000001],
+    other_wrong=[0.012, 0.5, 0.524],  # the update alone, W unchanged, the factor 8
 )
 
 q2 = ChoiceQuestion(
@@ -47,6 +51,7 @@ q2 = ChoiceQuestion(
     answer="b",
     hints=["Compare the objects with `is`, and look at type(merged)."],
     solution_text="(b): merge_and_unload returns the base model object itself, changed in place, without LoRA modules.",
+    alternatives=["B", " b "],
 )
 
 
@@ -84,6 +89,17 @@ q3 = CodeQuestion(
            "Unmerged, the base is stored once and each task adds only its adapter file."],
     solution_text=("def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n"
                    "    return n_tasks * base_bytes if merge else base_bytes + n_tasks * adapter_bytes"),
+    alternatives=["def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n    if merge:\n"
+                  "        return n_tasks * base_bytes\n    return base_bytes + n_tasks * adapter_bytes",
+                  "def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n    bases = n_tasks if merge else 1\n"
+                  "    adapters = 0 if merge else n_tasks\n    return bases * base_bytes + adapters * adapter_bytes"],
+    other_wrong=[  # merge ignored; a merged model stored once; the two cases swapped
+        "def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n"
+        "    return base_bytes + n_tasks * adapter_bytes",
+        "def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n"
+        "    return base_bytes if merge else base_bytes + n_tasks * adapter_bytes",
+        "def storage_bytes(n_tasks, base_bytes, adapter_bytes, merge):\n"
+        "    return base_bytes + n_tasks * adapter_bytes if merge else n_tasks * base_bytes"],
 )
 
 q4 = ChoiceQuestion(
@@ -104,10 +120,12 @@ q4 = ChoiceQuestion(
     answer="c",
     hints=["Count the LoRA modules of merged, and compare its logits with English's."],
     solution_text="(c): the active adapter is merged, all LoRA modules are removed, the others are simply dropped.",
+    alternatives=["C", " c "],
 )
 
 
-# Hands-on: the checks run the learner's live models on two fixed rows and compare with freshly loaded ones.
+# Hands-on: the checks run the learner's live models on two fixed rows and compare with freshly loaded ones, and look
+# at the state the served model was left in.
 @cache
 def _ids() -> torch.Tensor:
     """Two rows of 14 tokens, as the notebook's `ids`."""
@@ -119,50 +137,89 @@ def _ids() -> torch.Tensor:
 
 @cache
 def _reference(name: str) -> torch.Tensor:
-    """The logits of gpt2-mini with demo adapter `name` loaded, unmerged; 'base' for no adapter."""
-    base = load_model("gpt2-mini")
-    model = base if name == "base" else PeftModel.from_pretrained(base, demo_adapters()[name])
-    return logits(model, _ids())
+    """gpt2-mini's logits with demo adapter `name` loaded, unmerged; 'base' for none, 'both' for English and Spanish
+    merged together."""
+    model = load_model("gpt2-mini")
+    if name == "both":
+        model = PeftModel.from_pretrained(model, demo_adapters()["english"], adapter_name="english")
+        model.load_adapter(demo_adapters()["spanish"], adapter_name="spanish")
+        model = model.merge_and_unload(adapter_names=["english", "spanish"])
+    elif name != "base":
+        model = PeftModel.from_pretrained(model, demo_adapters()[name])
+    return served_logits(model, _ids())
 
 
-def _gap(model: torch.nn.Module, name: str) -> float:
-    return (logits(model, _ids()) - _reference(name)).abs().max().item()
+def _computes(model: nn.Module, names: tuple[str, ...]) -> str | None:
+    """Which of the references `names` `model` computes (up to float32 merge rounding), or None."""
+    got = served_logits(model, _ids())
+    return next((name for name in names if (got - _reference(name)).abs().max().item() < 1e-4), None)
 
 
-def _plain_problem(model: Any, what: str) -> tuple[str, str] | None:
-    """A problem if `model` is not a plain transformers model with no LoRA module left, else None."""
-    if model is None:
-        return ("none", f"{what} is None: `merge_adapter()` merges in place and returns nothing; "
-                        "`merge_and_unload()` returns the merged model.")
-    if isinstance(model, PeftModel) or lora_layers(model):
-        return ("still_lora", f"{what} still holds LoRA layers ({type(model).__name__}); `merge_and_unload()` "
-                              "returns a plain model with the adapter written into its weights.")
+_AS = {"spanish": "the Spanish adapter", "english": "the English adapter", "both": "both adapters added together",
+       "base": "the plain base model"}
+
+
+def _served_problem(model: Any, var: str, held: set[str], active: set[str], computes: str) -> tuple[str, str] | None:
+    """What is wrong with the served PeftModel `var` now: it must hold `held`, unmerged and switched on, run `active`
+    and compute the reference `computes`."""
+    if not isinstance(model, PeftModel):
+        return "served_replaced", f"`{var}` is now a {type(model).__name__}; leave it the PeftModel it was."
+    now = held_adapters(model)
+    if not now:
+        found = _computes(model, ("base", "spanish", "english", "both"))
+        if found == "base":
+            return ("served_unloaded", f"`{var}` holds no LoRA layer any more and computes the plain base model: "
+                                       "`unload()` removed its adapters from the very model it was called on.")
+        what = f"{_AS[found]} merged into its base weights" if found else "neither the base model nor a merge of it"
+        return ("merged_original", f"It ran, but `{var}` is an empty shell now: no LoRA layer is left in it, and its "
+                                   f"base model computes {what} (`merge_and_unload` works on the very base the "
+                                   "PeftModel wraps). Merge a copy: `copy.deepcopy(...)`.")
+    if now != held:
+        return "served_adapters", f"`{var}` now holds {sorted(now)}; leave it holding {sorted(held)}."
+    if merged_adapters(model):
+        return ("served_merged", f"`{var}` still has its LoRA layers, but {', '.join(sorted(merged_adapters(model)))} "
+                                 "is merged into its base weights (`merge_adapter()`): call "
+                                 f"`{var}.unmerge_adapter()` and merge a copy instead.")
+    if adapters_disabled(model):
+        return ("served_disabled", f"`{var}`'s adapter layers are switched off, so it serves the base model; switch "
+                                   f"them back on (`{var}.base_model.enable_adapter_layers()`).")
+    if active_adapters(model) != active:
+        return ("switched", f"`{var}`'s active adapter is now {', '.join(sorted(active_adapters(model)))}; it was "
+                            f"{', '.join(sorted(active))}. Switch a copy, not the model that serves.")
+    if _computes(model, (computes,)) is None:
+        return "served_changed", f"`{var}` no longer computes what {_AS[computes]} computes: its weights changed."
     return None
+
+
+def _merged_problem(model: Any, var: str, wanted: str, wrong: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """What is wrong with `var`, which must be a plain model computing reference `wanted`; `wrong` maps other
+    references it may compute to (mistake, message)."""
+    if model is None:
+        return ("none", f"{var} is None: `merge_adapter()` merges in place and returns nothing; "
+                        "`merge_and_unload()` returns the merged model.")
+    if not isinstance(model, nn.Module):
+        return "not_model", f"{var} is a {type(model).__name__}, not a model."
+    if isinstance(model, PeftModel) or lora_layers(model):
+        return ("still_lora", f"{var} still holds LoRA layers ({type(model).__name__}); `merge_and_unload()` "
+                              "returns a plain model with the adapter written into its weights.")
+    found = _computes(model, (wanted, *wrong, "base"))
+    if found == wanted:
+        return None
+    if found in wrong:
+        return wrong[found]
+    if found == "base":
+        return ("unloaded", f"It ran, but {var} computes exactly the base model: `unload()` removes the LoRA layers "
+                            "without merging them. `merge_and_unload()` writes the update in first.")
+    return "outputs", f"{var} computes neither {_AS[wanted]} nor the base model."
 
 
 def diagnose_merge_copy(pair: Any) -> tuple[str, str] | None:
     """q5: (served, my_merged): served still the unmerged Spanish PeftModel, my_merged a merged plain copy."""
+    if not (isinstance(pair, tuple) and len(pair) == 2):
+        return "pair", "Pass both models: `q5.check((served, my_merged))`."
     served, merged = pair
-    if not isinstance(served, PeftModel):
-        return "served_replaced", f"`served` is now a {type(served).__name__}; leave it the PeftModel it was."
-    if not lora_layers(served):
-        return ("merged_original", "It ran, but `served` is an empty shell now: no LoRA layer is left in it, and "
-                                   "its base model holds the merged weights (`merge_and_unload` merges into the "
-                                   "very base it wraps). Merge a copy: `copy.deepcopy(served).merge_and_unload()`.")
-    if any(layer.merged for layer in lora_layers(served).values()):
-        return ("served_merged", "`served` still has its LoRA layers, but they are merged into its base weights "
-                                 "(`merge_adapter()`): call `served.unmerge_adapter()` and merge a copy instead.")
-    if _gap(served, "spanish") > 1e-5:
-        return "served_changed", "`served` no longer computes what the Spanish adapter computes; reload it."
-    problem = _plain_problem(merged, "`my_merged`")
-    if problem:
-        return problem
-    if _gap(merged, "spanish") > 1e-4:
-        if _gap(merged, "base") < 1e-5:
-            return ("unloaded", "It ran, but `my_merged` computes exactly the base model: `unload()` removes the "
-                                "LoRA layers without merging them. `merge_and_unload()` writes the update in first.")
-        return "outputs", "`my_merged` does not compute what `served` computes; merge the Spanish adapter."
-    return None
+    return (_served_problem(served, "served", {"default"}, {"default"}, "spanish")
+            or _merged_problem(merged, "`my_merged`", "spanish", {}))
 
 
 _SERVED = 'served = PeftModel.from_pretrained(load_model("gpt2-mini"), adapters["spanish"])\n'
@@ -177,43 +234,70 @@ q5 = TaskQuestion(
     hints=["Section 2: what does `merge_and_unload()` do to the base model the PeftModel wraps?",
            "Section 3 merged a copy made with the `copy` module."],
     solution_text="merge_and_unload merges into the base it wraps: merge a deep copy.",
-    solution_code=_SERVED + "my_merged = copy.deepcopy(served).merge_and_unload()",
+    solution_code="my_merged = copy.deepcopy(served).merge_and_unload()",
     slips=[
         Slip(_SERVED + "my_merged = served.merge_and_unload()", "merged_original"),
+        Slip(_SERVED + "my_merged = served.unload()", "served_unloaded"),
+        Slip(_SERVED + "served.merge_adapter()\nmy_merged = copy.deepcopy(served).merge_and_unload()", "served_merged"),
         Slip(_SERVED + "my_merged = copy.deepcopy(served).merge_adapter()", "none"),
+        Slip(_SERVED + "my_merged = copy.deepcopy(served)\nmy_merged.merge_adapter()", "still_lora"),
         Slip(_SERVED + "my_merged = copy.deepcopy(served).unload()", "unloaded"),
+    ],
+    alternatives=[
+        _SERVED + 'my_merged = PeftModel.from_pretrained(load_model("gpt2-mini"), adapters["spanish"])'
+                  '.merge_and_unload()',
+        _SERVED + "spare = copy.deepcopy(served)\nspare.merge_adapter()\nmy_merged = spare.unload()",
+        _SERVED + "my_merged = copy.deepcopy(served).merge_and_unload(safe_merge=True)",
     ],
 )
 
 
-def diagnose_english_merged(model: Any) -> tuple[str, str] | None:
-    """q6: a plain model with the English adapter merged in, made from `both()` (Spanish active)."""
-    problem = _plain_problem(model, "This")
-    if problem:
-        return problem
-    if _gap(model, "english") < 1e-4:
-        return None
-    if _gap(model, "spanish") < 1e-4:
-        return ("active_merged", "It ran without a warning, but this model computes the *Spanish* adapter: "
-                                 "`merge_and_unload()` merges the active adapter ('spanish' in `both()`) and drops "
-                                 "the others. Name the one you want: `adapter_names=['english']`.")
-    return ("both_merged", "This model computes neither adapter alone: more than one adapter was merged into it "
-                           "(their updates add up). Merge only `adapter_names=['english']`.")
+def diagnose_english_merged(pair: Any) -> tuple[str, str] | None:
+    """q6: (duo, my_english): duo still serving 'english' and 'spanish' unmerged with 'spanish' active, my_english a
+    plain model with the English adapter merged in, and nothing else."""
+    if not (isinstance(pair, tuple) and len(pair) == 2):
+        return "pair", "Pass both models: `q6.check((duo, my_english))`."
+    duo, english = pair
+    wrong = {
+        "spanish": ("active_merged", "It ran without a warning, but `my_english` computes the *Spanish* adapter: "
+                                     "`merge_and_unload()` merges the active adapter ('spanish' in `duo`) and drops "
+                                     "the others. Name the one you want: `adapter_names=['english']`."),
+        "both": ("both_merged", "`my_english` computes both adapters added together: English and Spanish were both "
+                                "merged into it. Merge only `adapter_names=['english']`."),
+    }
+    return (_served_problem(duo, "duo", {"english", "spanish"}, {"spanish"}, "spanish")
+            or _merged_problem(english, "`my_english`", "english", wrong))
 
+
+_DUO = "duo = both()\n"
 
 q6 = TaskQuestion(
     id="06.merge_english",
-    prompt="From `both()` (section 6: 'english' and 'spanish' loaded, 'spanish' active), make `my_english`: a plain "
-           "model with the English adapter merged into it, and nothing else.",
+    prompt="`duo` serves the English and the Spanish adapter, 'spanish' active. Make `my_english`: a plain model with "
+           "the English adapter merged into it, and nothing else; and leave `duo` serving as it was (both adapters, "
+           "unmerged, 'spanish' active).",
     diagnose=diagnose_english_merged,
-    success="A plain GPT-2 computing the English adapter's logits, up to float32 rounding.",
-    hints=["Which adapter does `merge_and_unload()` merge when you name none?",
-           "`merge_and_unload` takes `adapter_names=`, a list of the adapters to merge."],
-    solution_text="merge_and_unload merges the active adapter unless adapter_names says otherwise.",
-    solution_code='my_english = both().merge_and_unload(adapter_names=["english"])',
+    success="A plain GPT-2 computing the English adapter's logits up to float32 rounding, and `duo` still serving "
+            "both adapters, 'spanish' active.",
+    hints=["Which adapter does `merge_and_unload()` merge when you name none? And which model does it change?",
+           "Exercise 5 merged a copy; `merge_and_unload` also takes `adapter_names=`, the adapters to merge."],
+    solution_text="Merge a copy, naming the adapter: the active one is merged unless adapter_names says otherwise.",
+    solution_code='my_english = copy.deepcopy(duo).merge_and_unload(adapter_names=["english"])',
     slips=[
-        Slip("my_english = both().merge_and_unload()", "active_merged"),
-        Slip('my_english = both().merge_and_unload(adapter_names=["english", "spanish"])', "both_merged"),
-        Slip('my_english = both().merge_adapter(["english"])', "none"),
+        Slip(_DUO + 'my_english = duo.merge_and_unload(adapter_names=["english"])', "merged_original"),
+        Slip(_DUO + 'duo.set_adapter("english")\nmy_english = copy.deepcopy(duo).merge_and_unload()', "switched"),
+        Slip(_DUO + "my_english = copy.deepcopy(duo).merge_and_unload()", "active_merged"),
+        Slip(_DUO + 'my_english = copy.deepcopy(duo).merge_and_unload(adapter_names=["english", "spanish"])',
+             "both_merged"),
+        Slip(_DUO + 'my_english = copy.deepcopy(duo).merge_adapter(["english"])', "none"),
+        Slip(_DUO + 'my_english = copy.deepcopy(duo)\nmy_english.merge_adapter(["english"])', "still_lora"),
+        Slip(_DUO + "my_english = copy.deepcopy(duo).unload()", "unloaded"),
+    ],
+    alternatives=[
+        _DUO + 'spare = copy.deepcopy(duo)\nspare.set_adapter("english")\nmy_english = spare.merge_and_unload()',
+        _DUO + 'my_english = both().merge_and_unload(adapter_names=["english"])',
+        _DUO + 'my_english = PeftModel.from_pretrained(load_model("gpt2-mini"), adapters["english"])'
+               '.merge_and_unload()',
+        _DUO + 'spare = copy.deepcopy(duo)\nspare.delete_adapter("spanish")\nmy_english = spare.merge_and_unload()',
     ],
 )
