@@ -18,7 +18,7 @@ FLOORS = [
                                "shapes"]),
     ("cache", ["cache", "progress"]),
     ("models and what reads them", ["models", "llama_mini", "storage", "inspection", "checkpoint", "loading", "census",
-                                    "merging", "quantize", "timing"]),
+                                    "merging", "timing"]),
     ("training", ["training", "lora_configs"]),
     ("tasks and adapters", ["tasks", "adapters", "recipes", "workspace", "build"]),
     ("notebooks' helpers", ["envcheck", "expect", "feedback", "exercises", "widgets", "plots", "targets",

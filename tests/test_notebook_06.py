@@ -36,7 +36,7 @@ def test_safe_merge_merges_into_a_copy_and_checks_isfinite():
 
 def test_bitsandbytes_layers_warn_about_rounding_when_merging():
     """PEFT's bitsandbytes LoRA layers warn that merging into 8-bit and 4-bit weights may change generations
-    (notebook 06a, section 4; bitsandbytes itself is not installed, so the text is read from the source)."""
+    (notebook 06b merges into a real 4-bit base and asserts the 4-bit text; the 8-bit one is read here)."""
     source = Path(importlib.util.find_spec("peft.tuners.lora.bnb").origin).read_text()
     for bits in (8, 4):
         assert f"Merge lora module to {bits}-bit linear may get different generations due to rounding errors." in source

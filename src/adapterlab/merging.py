@@ -4,7 +4,7 @@ A merge writes W' = W + (lora_alpha / r) · B·A into the base layer (LoRA paper
 4.1; PEFT `LoraLayer.get_delta_weight` and `merge`). This module computes that delta by hand, under
 PEFT's name, and
 measures the difference between two models: weights that drifted, logits that moved. Notebook 06
-uses it beside `adapterlab.quantize` (simulated low-bit bases) and `adapterlab.timing` (latency).
+uses it beside `adapterlab.timing` (latency).
 """
 
 from __future__ import annotations
