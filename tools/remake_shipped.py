@@ -48,8 +48,8 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         (out / "adapters" / task).mkdir(parents=True)
         stamp = recipes.make_task_adapter(task, out / "adapters" / task)
-        accuracy = stamp["held_out_accuracy"]
-        print(f"adapter {task}: held-out accuracy {accuracy:.0%}, {time.perf_counter() - start:.0f} s")
+        print(f"adapter {task}: accuracy {stamp['train_accuracy']:.0%} on its training examples, "
+              f"{stamp['held_out_accuracy']:.0%} held out, {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
     demo = recipes.make_demo_adapters(out / "demo-adapters")
     print(f"demo adapters: final losses { {k: round(v[-1], 3) for k, v in demo.items()} }, "

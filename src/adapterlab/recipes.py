@@ -9,7 +9,8 @@ bits, only the same model).
 - `make_gpt2_mini`: a byte-level BPE tokenizer trained on the corpus, then GPT-2's code with four
   narrow layers pretrained for 250 steps (`training.pretrain`).
 - `make_task_adapter`: notebook 05's adapters, one per task of `adapterlab.tasks`, LoRA r=8 on every
-  Conv1D, 100 steps on the task's training examples (`training.train_on_examples`).
+  Conv1D, 100 steps on the task's training examples (`training.train_on_examples`); the stamp records the
+  accuracy on those and on the held-out examples (templates and names the training never used).
 - `make_demo_adapters`: notebook 06's 'english' and 'spanish' adapters, 24 steps each on the corpus's
   sentences of one language (`training.train_on_windows`).
 """
@@ -60,6 +61,7 @@ def make_gpt2_mini(folder: Path) -> list[float]:
     config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.eos_token_id,
                         eos_token_id=tokenizer.eos_token_id, **MINI_CONFIG)
     model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # the loss transformers falls back to anyway, named to skip its warning (models.py)
     losses = training.pretrain(model, ids, **MINI_TRAINING)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -77,7 +79,11 @@ def _save_adapter(model, folder: Path, stamp: dict | None = None) -> None:
     # warns when it finds none; the notebooks load these adapters onto load_model("gpt2-mini") themselves.
     for config in model.peft_config.values():
         config.base_model_name_or_path = None
-    model.get_base_model().config._name_or_path = MINI_NAME  # what PEFT's model card (README.md) names
+    base = model.get_base_model()
+    base.config._name_or_path = MINI_NAME  # what PEFT's model card (README.md) names
+    # save_pretrained fills a config's missing base from the model's `name_or_path` (the folder it was loaded
+    # from) and tags the card with it; without that attribute the config keeps no base and the card no path.
+    base.__dict__.pop("name_or_path", None)
     model.save_pretrained(folder / "out")
     # save_pretrained(path) writes into path/ when the adapter is named "default", else into path/<name>/
     # (the card stays in path/); the shipped layout is one flat folder per adapter.
@@ -102,8 +108,8 @@ def make_task_adapter(task: str, folder: Path) -> dict:
         return tasks.encode(tokenizer, [train[i] for i in picks])
 
     losses = training.train_on_examples(model, len(train), batch_of, **TASK_TRAINING)
-    stamp = dict(task=task, base=MINI_NAME, held_out_accuracy=tasks.accuracy(model, tokenizer, test),
-                 losses=[round(x, 4) for x in losses])
+    stamp = dict(task=task, base=MINI_NAME, train_accuracy=tasks.accuracy(model, tokenizer, train),
+                 held_out_accuracy=tasks.accuracy(model, tokenizer, test), losses=[round(x, 4) for x in losses])
     _save_adapter(model, folder, stamp)
     return stamp
 

@@ -12,9 +12,22 @@ Why these answer words and not " positivo" or "PER"/"LOC": a LoRA adapter leaves
 frozen, and GPT-2 ties them to the output layer. Tokens the base never saw in pretraining ("PER"
 splits into " P", "E", "R", none of which occurs in the corpus) keep untrained output embeddings, and
 an adapter could not learn to write them within the time budget. So the answers are corpus words:
-" bueno"/" malo", and for names the word that goes before them in the corpus ("with Anna", "in Paris").
+" bueno"/" malo" (whatever the review's adjective agrees with: "La sopa es muy buena." -> " bueno"),
+and for names the word that goes before them in the corpus ("with Anna", "in Paris"): `NER_ANSWERS`.
 The question sits right after the word that decides it (the last word of the review, the name),
 because a few dozen LoRA steps on a 4-layer model learn that, but not yet to look far back.
+
+Each task's grammar has two parts that share no sentence template and no name (person or place):
+`TEMPLATES[task]["train"]` with `train_names`, and `TEMPLATES[task]["held_out"]` with the names of
+`HELD_OUT_NAMES`. Every name is still a corpus word, so the tokenizer and the base model know it;
+only the adapter never met it in its task. Three sets, then:
+
+- `split(task)` -> (train, test): training examples from the training part; test examples from the
+  held-out part, so a test score says how well the adapter carries over to sentence shapes and
+  names it never saw, which is harder than the training sentences (and the honest number).
+- `validation(task)`: more examples of the training part, none a training sentence: how well the
+  adapter fits the sentences of the kind it was shown (what a training loop watches, without ever
+  touching the test set).
 
 A model answers by greedy decoding. `accuracy` scores exact match of the whole answer, end of text
 included, with one forward pass: greedy decoding writes the answer exactly when, at every answer
@@ -35,6 +48,7 @@ from adapterlab.corpus import (
     ES_GOOD,
     ES_PEOPLE,
     ES_PLACES,
+    FEELINGS,
     FOODS,
     MOVES,
     OBJECTS,
@@ -42,28 +56,63 @@ from adapterlab.corpus import (
     PLACES,
     TIMES,
     VERBS_PAST,
+    agree,
+    gender_of,
 )
 
 TASKS = ("spanish_sentiment", "english_ner")
+PARTS = ("train", "held_out")
+# The label, and the adjectives (masculine, feminine) that carry it.
 LABELS = {"bueno": ES_GOOD, "malo": ES_BAD}
-TAGS = {"PER": "with", "LOC": "in"}
+# What the NER task answers for each kind of name: the word that goes before it in the corpus.
+NER_ANSWERS = {"PER": "with", "LOC": "in"}
+# Names only the held-out part uses: people and places of both languages (Quito and Toledo are both).
+HELD_OUT_NAMES = frozenset({"Clara", "Hugo", "Nadia", "Samir", "Oslo", "Dublin", "Quito", "Toledo",
+                            "Lucía", "Javier"})
 
-_SENTIMENT_TEMPLATES = [
-    "La comida en {place} es {word}.",
-    "El viaje a {place} fue {word}.",
-    "{p} dice que {animal} es {word}.",
-    "{p} dice que el viaje a {place} fue {word}.",
-    "En {place}, {p} dice que la sopa es {word}.",
-]
-_NER_TEMPLATES = [
-    "{p} {move} to {place} {time}.",
-    "{p} and {q} {move} from {place} to {place2}.",
-    "In {place}, {p} ate {food} with {q}.",
-    "{p} {vpast} the {obj} in {place}.",
-    "{p} wrote a letter to {q} about the {animal}.",
-    "Every day {p} buys {food} in {place}.",
-    "The {animal} from {place} slept near the {obj}.",
-]
+# A sentiment template's adjective agrees with the subject: "m" or "f" as written in the template, or
+# "animal" for the gender of the {animal} drawn.
+TEMPLATES = {
+    "spanish_sentiment": {
+        "train": [
+            ("La comida en {place} es {word}.", "f"),
+            ("El viaje a {place} fue {word}.", "m"),
+            ("{p} dice que {animal} es {word}.", "animal"),
+            ("{p} dice que el viaje a {place} fue {word}.", "m"),
+            ("En {place}, {p} dice que la sopa es {word}.", "f"),
+        ],
+        "held_out": [
+            ("{p} dice que la comida en {place} es {word}.", "f"),
+            ("En {place}, el pescado es {word}.", "m"),
+            ("En {place}, {p} dice que {animal} es {word}.", "animal"),
+        ],
+    },
+    "english_ner": {
+        "train": [
+            "{p} {move} to {place} {time}.",
+            "{p} and {q} {move} from {place} to {place2}.",
+            "In {place}, {p} ate {food} with {q}.",
+            "{p} {vpast} the {obj} in {place}.",
+            "{p} wrote a letter to {q} about the {animal}.",
+            "Every day {p} buys {food} in {place}.",
+            "The {animal} from {place} slept near the {obj}.",
+        ],
+        "held_out": [
+            "{p} felt {feel} when {q} {move} to {place}.",
+            "{p} gave the {obj} to {q} in {place}.",
+            "{time_cap}, {p} ate {food} in {place}.",
+        ],
+    },
+}
+
+
+def train_names(names: list[str]) -> list[str]:
+    """Returns the names of `names` (a list of `adapterlab.corpus`) that the training part may use."""
+    return [n for n in names if n not in HELD_OUT_NAMES]
+
+
+def _names(names: list[str], part: str) -> list[str]:
+    return train_names(names) if part == "train" else [n for n in names if n in HELD_OUT_NAMES]
 
 
 @dataclass(frozen=True)
@@ -75,44 +124,52 @@ class Example:
     sentence: str
 
 
-def _sentiment(rng: random.Random) -> Example:
+def _sentiment(rng: random.Random, part: str) -> Example:
     label = rng.choice(list(LABELS))
-    sentence = rng.choice(_SENTIMENT_TEMPLATES).format(
-        place=rng.choice(ES_PLACES), p=rng.choice(ES_PEOPLE), animal=rng.choice(ES_ANIMALS),
-        word=rng.choice(LABELS[label]))
+    template, subject = rng.choice(TEMPLATES["spanish_sentiment"][part])
+    animal = rng.choice(ES_ANIMALS)
+    gender = gender_of(animal) if subject == "animal" else subject
+    sentence = template.format(
+        place=rng.choice(_names(ES_PLACES, part)), p=rng.choice(_names(ES_PEOPLE, part)), animal=animal,
+        word=agree(rng.choice(LABELS[label]), gender))
     sentence = sentence[0].upper() + sentence[1:]
     return Example(f"Sentimiento: {sentence}", f" {label}", sentence)
 
 
-def _ner(rng: random.Random) -> Example:
-    template = rng.choice(_NER_TEMPLATES)
-    p, q = rng.sample(PEOPLE, 2)
-    place, place2 = rng.sample(PLACES, 2)
-    values = dict(p=p, q=q, place=place, place2=place2, time=rng.choice(TIMES), move=rng.choice(MOVES),
-                  food=rng.choice(FOODS), vpast=rng.choice(VERBS_PAST), obj=rng.choice(OBJECTS),
-                  animal=rng.choice(ANIMALS))
+def _ner(rng: random.Random, part: str) -> Example:
+    template = rng.choice(TEMPLATES["english_ner"][part])
+    p, q = rng.sample(_names(PEOPLE, part), 2)
+    place, place2 = rng.sample(_names(PLACES, part), 2)
+    time = rng.choice(TIMES)
+    values = dict(p=p, q=q, place=place, place2=place2, time=time, time_cap=time[0].upper() + time[1:],
+                  move=rng.choice(MOVES), food=rng.choice(FOODS), vpast=rng.choice(VERBS_PAST),
+                  obj=rng.choice(OBJECTS), animal=rng.choice(ANIMALS), feel=rng.choice(FEELINGS))
     sentence = template.format(**values)
     key = rng.choice([k for k in ("p", "q", "place", "place2") if "{" + k + "}" in template])
     tag = "PER" if key in ("p", "q") else "LOC"
-    return Example(f"Tag: {sentence} {values[key]}", f" {TAGS[tag]}", sentence)
+    return Example(f"Tag: {sentence} {values[key]}", f" {NER_ANSWERS[tag]}", sentence)
 
 
-def make_examples(task: str, n: int, seed: int = 0, exclude: set[str] = frozenset()) -> list[Example]:
+def make_examples(task: str, n: int, seed: int = 0, exclude: set[str] = frozenset(),
+                  part: str = "train") -> list[Example]:
     """Returns `n` distinct examples of `task`, none of whose sentences is in `exclude`.
 
     Args:
         task: 'spanish_sentiment' or 'english_ner'.
         n: how many examples.
         seed: the seed of the template grammar; the same seed gives the same examples.
-        exclude: sentences to leave out (the training sentences, when drawing held-out ones).
+        exclude: sentences to leave out (the training sentences, when drawing validation ones).
+        part: 'train' (the training templates and names) or 'held_out' (the others).
     """
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}: the workbook has {' and '.join(map(repr, TASKS))}.")
+    if part not in PARTS:
+        raise ValueError(f"Unknown part {part!r}: a task's grammar has the parts 'train' and 'held_out'.")
     draw = _sentiment if task == "spanish_sentiment" else _ner
-    rng = random.Random(f"{task}-{seed}")
+    rng = random.Random(f"{task}-{seed}" if part == "train" else f"{task}-{part}-{seed}")
     seen, examples = set(exclude), []
     for _ in range(100 * n):
-        example = draw(rng)
+        example = draw(rng, part)
         if example.sentence not in seen:
             seen.add(example.sentence)
             examples.append(example)
@@ -122,10 +179,14 @@ def make_examples(task: str, n: int, seed: int = 0, exclude: set[str] = frozense
 
 
 def split(task: str, n_train: int = 400, n_test: int = 60) -> tuple[list[Example], list[Example]]:
-    """Returns (training examples, held-out examples) of `task`; no sentence is in both."""
+    """Returns (training examples, held-out examples) of `task`: no template or name is in both."""
+    return make_examples(task, n_train, seed=0), make_examples(task, n_test, seed=1, part="held_out")
+
+
+def validation(task: str, n: int = 60, n_train: int = 400) -> list[Example]:
+    """Returns `n` examples of `task`'s training part that are not among `split(task, n_train)`'s training ones."""
     train = make_examples(task, n_train, seed=0)
-    test = make_examples(task, n_test, seed=1, exclude={e.sentence for e in train})
-    return train, test
+    return make_examples(task, n, seed=2, exclude={e.sentence for e in train})
 
 
 def encode(tokenizer, examples: list[Example]) -> dict[str, torch.Tensor]:
