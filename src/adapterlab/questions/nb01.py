@@ -177,7 +177,7 @@ q5 = TaskQuestion(
     prompt="Wrap a fresh gpt2-mini with LoRA of rank 4 and lora_alpha 8 on every `c_attn`, configured as "
            "GPT-2's `Conv1D` layers need, and keep the wrapped model in `my_model`.",
     diagnose=diagnose_wrapped,
-    success="A PeftModel around gpt2-mini: the 4 `c_attn` modules wrapped at r=4, alpha 8 (scaling 2), "
+    success="gpt2-mini with its 4 `c_attn` modules wrapped at r=4, alpha 8 (scaling 2), "
             "and only lora_A and lora_B trainable: 4 x 4 x (128 + 384) = 8,192 parameters. (Without "
             "`fan_in_fan_out=True`, PEFT would have warned and set it for you, as in section 2.)",
     hints=["`load_model('gpt2-mini')` gives a fresh base; `get_peft_model(base, config)` returns the wrapped "
