@@ -59,7 +59,7 @@ def test_the_core_path_fits_a_workshop_day_and_the_plans_add_up():
     """The README's map: core notebooks total at most 240 study minutes by the stated formula; the guide's
     one-day plan lists exactly the core notebooks with the map's figures, and the 90-minute plan fits 90."""
     notebooks = sorted(time_notebooks.NOTEBOOKS.glob("*.ipynb"))
-    core = [path for path in notebooks if not time_notebooks.is_deep_dive(path)]
+    core = [path for path in notebooks if time_notebooks.is_core(path)]
     assert [path.name[:2] for path in core] == [f"{n:02d}" for n in range(len(core))], "core notebooks 00, 01, ..."
     assert time_notebooks.core_minutes(notebooks) <= 240, {p.name: time_notebooks.describe(p)["study_minutes"]
                                                            for p in core}
@@ -67,3 +67,42 @@ def test_the_core_path_fits_a_workshop_day_and_the_plans_add_up():
     rows = re.findall(r"^\| \d\d:\d\d \| \d\d:\d\d \| \[`(\w+)`\].* \| (\d+) min \|$", plans, flags=re.M)
     assert [(name, int(m)) for name, m in rows] == [(p.stem, time_notebooks.describe(p)["study_minutes"]) for p in core]
     assert int(re.search(r"\*\*90 minutes:\*\*.*: (\d+) min by the map", plans)[1]) <= 90
+
+
+def _notebook(path, title, exercises=0):
+    imports = ", ".join(f"q{n}" for n in range(1, exercises + 1))
+    cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nSome words.")]
+    if imports:
+        cells.append(nbformat.v4.new_code_cell(f"if False:\n    from adapterlab.questions.nb08 import DATA, {imports}"))
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
+def test_the_capstone_is_a_kind_of_its_own(tmp_path):
+    """A capstone (`NN_capstone.ipynb`) is neither core nor a deep dive: the map shows it in a table of its own
+    after the core total, which it is not counted in; the plans list it apart from the day and the dives; and
+    only its questions (qN) count as exercises, not a constant imported beside them."""
+    for name, title in [("00_start.ipynb", "00 · Start"), ("00a_dive.ipynb", "00a · Dive"),
+                        ("01_next.ipynb", "01 · Next")]:
+        _notebook(tmp_path / name, title)
+    _notebook(tmp_path / "02_capstone.ipynb", "02 · Capstone", exercises=8)
+    notebooks = sorted(tmp_path.glob("*.ipynb"))
+    capstone = tmp_path / "02_capstone.ipynb"
+    assert time_notebooks.is_capstone(capstone) and not time_notebooks.is_core(capstone)
+    assert not time_notebooks.is_deep_dive(capstone) and time_notebooks.describe(capstone)["exercises"] == 8
+    assert time_notebooks.core_minutes(notebooks) == sum(time_notebooks.describe(tmp_path / n)["study_minutes"]
+                                                         for n in ("00_start.ipynb", "01_next.ipynb"))
+    table = time_notebooks.map_table(notebooks, {})
+    core_total, capstone_row = table.index("**core path**"), table.index("[`02_capstone`]")
+    dives = table.index("**Deep dives**")
+    assert core_total < capstone_row < dives and table.count("02_capstone") == 2  # one link: name and path
+    plans = time_notebooks.schedules(notebooks)
+    day = plans.split("**90 minutes:**")[0]
+    assert "02_capstone" not in day and "**Capstone**" in plans
+    assert "02_capstone" not in plans.split("**Deep dives**")[1].split("**Capstone**")[0]
+
+
+def test_the_committed_capstone_is_mapped_apart():
+    """The workbook's own capstone, 08_capstone.ipynb, is the one notebook of its kind, and has a summary line."""
+    notebooks = sorted(time_notebooks.NOTEBOOKS.glob("*.ipynb"))
+    assert [p.name for p in notebooks if time_notebooks.is_capstone(p)] == ["08_capstone.ipynb"]
+    assert "08_capstone.ipynb" in time_notebooks.SUMMARIES

@@ -15,6 +15,10 @@ docs/INSTRUCTOR.md (`<!-- time:NAME -->`) and the notebook map in README.md are 
 
 Study time is an estimate from a stated formula, not a measurement: reading the markdown at
 200 words a minute, 30 s per code cell, and 3 minutes per exercise in "Check your understanding".
+
+Three kinds of notebook: the core path (`NN_topic`, one workshop day, at most 240 study minutes), the deep
+dives (`NNa_topic`, beside the core notebook of their number) and the capstone (`NN_capstone`, the day's
+closing project: its own row after the core path, counted neither in the core total nor among the dives).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def describe(path: Path) -> dict:
     # Exercises: the questions the notebook imports from adapterlab.questions.nbNN (a deep dive's: nbNNa).
     imported = re.findall(r"from adapterlab\.questions\.(nb\d+[a-z]?) import ([\w, ]+)", "\n".join(code))
     exercises = len({(module, name.strip()) for module, names in imported for name in names.split(",")
-                     if name.strip()})
+                     if re.fullmatch(r"q\d+", name.strip())})  # the questions, not a constant imported beside them
     minutes = words / WORDS_PER_MINUTE + (len(code) * CODE_CELL_S + exercises * EXERCISE_S) / 60
     return {"title": title, "code_cells": len(code), "markdown_words": words, "exercises": exercises,
             "exact_minutes": round(minutes, 1), "study_minutes": int(5 * round(minutes / 5)) or 5}
@@ -106,9 +110,20 @@ def is_deep_dive(path: Path) -> bool:
     return re.match(r"^\d\d[a-z]_", path.name) is not None
 
 
+def is_capstone(path: Path) -> bool:
+    """The capstone, the day's closing project after the core path, is named `NN_capstone.ipynb`."""
+    return re.match(r"^\d\d_capstone\.ipynb$", path.name) is not None
+
+
+def is_core(path: Path) -> bool:
+    """A notebook of the core path: neither a deep dive nor the capstone."""
+    return not is_deep_dive(path) and not is_capstone(path)
+
+
 def core_minutes(notebooks: list[Path]) -> int:
-    """The core path's study time by the stated formula: the sum over the notebooks that are not deep dives."""
-    return sum(describe(path)["study_minutes"] for path in notebooks if not is_deep_dive(path))
+    """The core path's study time by the stated formula: the sum over the core notebooks (no deep dive, no
+    capstone)."""
+    return sum(describe(path)["study_minutes"] for path in notebooks if is_core(path))
 
 
 def map_table(notebooks: list[Path], times: dict[str, dict]) -> str:
@@ -119,11 +134,15 @@ def map_table(notebooks: list[Path], times: dict[str, dict]) -> str:
         return (f"| [`{path.stem}`](notebooks/{path.name}) | {SUMMARIES.get(path.name, info['title'])} "
                 f"| ~{info['study_minutes']} min | {run} |")
 
-    core = [path for path in notebooks if not is_deep_dive(path)]
+    core = [path for path in notebooks if is_core(path)]
     dives = [path for path in notebooks if is_deep_dive(path)]
+    capstones = [path for path in notebooks if is_capstone(path)]
     lines = ["**The core path** (one workshop day):", "",
              "| notebook | what it teaches | study | runs in |", "|---|---|---|---|", *map(row, core),
              f"| **core path** | | **~{core_minutes(notebooks)} min** | |"]
+    if capstones:
+        lines += ["", "**The capstone** (the day's closing project, after the core path; not in its total):", "",
+                  "| notebook | what it teaches | study | runs in |", "|---|---|---|---|", *map(row, capstones)]
     if dives:
         lines += ["", "**Deep dives** (optional, or homework: each beside the core notebook of its number):", "",
                   "| deep dive | what it teaches | study | runs in |", "|---|---|---|---|", *map(row, dives)]
@@ -148,7 +167,7 @@ def _listed(paths: list[Path]) -> str:
 
 def schedules(notebooks: list[Path]) -> str:
     """The instructor guide's two plans, as Markdown, every figure the map's study minutes (describe())."""
-    core = [path for path in notebooks if not is_deep_dive(path)]
+    core = [path for path in notebooks if is_core(path)]
     clock = DAY_START
     rows = ["| from | to | notebook | study (the map's figure) |", "|---|---|---|---|"]
     for number, path in enumerate(core, start=1):
@@ -174,7 +193,10 @@ def schedules(notebooks: list[Path]) -> str:
     dives = [path for path in notebooks if is_deep_dive(path)]
     homework = (f"**Deep dives** (optional, or homework; {sum(describe(p)['study_minutes'] for p in dives)} min "
                 f"in all): {_listed(dives)}.")
-    return "\n".join([*day, "", short, "", homework])
+    capstones = [path for path in notebooks if is_capstone(path)]
+    closing = ([f"**Capstone** (the closing project, after the core path or as homework; not in the day's "
+                f"total): {_listed(capstones)}."] if capstones else [])
+    return "\n".join([*day, "", short, "", homework, *([""] + closing if closing else [])])
 
 
 def render(times: dict[str, dict]) -> None:
@@ -215,6 +237,8 @@ SUMMARIES = {
                                "disk cost, when to merge",
     "07_storage_formula.ipynb": "the storage formula checked against bytes on disk, what breaks it, "
                                 "and a size calculator",
+    "08_capstone.ipynb": "a new task end to end: your data split, your collator and `Trainer`, accuracy, the size "
+                         "predicted, a shareable folder, reload, serving beside the shipped adapters, merge or not",
     "00a_version_drift.ipynb": "when transformers and PEFT drift apart: the floor transformers checks, and where",
     "02a_memory_and_scaling.ipynb": "why LoRA: AdamW's memory for full fine-tuning and LoRA; what `r`, "
                                     "`lora_alpha` and rsLoRA do to training",
