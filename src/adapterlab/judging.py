@@ -79,7 +79,8 @@ def adapter_tensors(model: torch.nn.Module, adapter: str) -> dict[str, torch.Ten
 
 def saved_tensors(folder: str | Path) -> dict[str, torch.Tensor]:
     """Returns the tensors of the adapter saved in `folder` (safetensors), names without PEFT's prefix."""
-    return {key.removeprefix(PREFIX): value for key, value in load_file(Path(folder) / SAFETENSORS_WEIGHTS_NAME).items()}
+    saved = load_file(Path(folder) / SAFETENSORS_WEIGHTS_NAME)
+    return {key.removeprefix(PREFIX): value for key, value in saved.items()}
 
 
 def same_tensors(mine: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]) -> bool:
