@@ -68,9 +68,11 @@ def test_lesson_adapter_falls_back_to_the_reference(work):
 
 
 def test_lesson_adapter_uses_yours_when_complete(work):
-    """A complete adapter in my_adapter_dir() is the one the lesson uses."""
+    """A complete adapter in my_adapter_dir() is the one the lesson uses; the answer has named fields and unpacks."""
     _save_adapter(my_adapter_dir())
-    assert lesson_adapter() == (my_adapter_dir(), "yours")
+    lesson = lesson_adapter()
+    assert lesson == (my_adapter_dir(), "yours")
+    assert (lesson.folder, lesson.whose) == tuple(lesson)
 
 
 @pytest.mark.parametrize("damage", ["no weights", "empty weights", "no config", "config not JSON", "not PEFT's"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from adapterlab.adapter_files import is_complete_adapter
 from adapterlab.adapters import trained_adapter
@@ -21,6 +22,13 @@ WORK_ENV = "ADAPTERLAB_WORK"
 # so a notebook that uses `lesson_adapter()` can evaluate either one the same way.
 MY_ADAPTER_TASK = "english_ner"
 MY_ADAPTER_NAME = "my_adapter"
+
+
+class LessonAdapter(NamedTuple):
+    """The adapter a lesson uses: its folder, and whose it is ('yours' or 'reference'). Unpacks as a pair."""
+
+    folder: Path
+    whose: str
 
 
 class WorkspaceError(RuntimeError):
@@ -56,7 +64,7 @@ def my_adapter_dir() -> Path:
     return work_dir() / MY_ADAPTER_NAME
 
 
-def lesson_adapter() -> tuple[Path, str]:
+def lesson_adapter() -> LessonAdapter:
     """Returns (folder, 'yours') for the adapter you trained in notebook 02, else (folder, 'reference').
 
     The reference is the workbook's adapter for the same task (`MY_ADAPTER_TASK`). Nothing is created:
@@ -65,5 +73,5 @@ def lesson_adapter() -> tuple[Path, str]:
     """
     mine = _work_root() / MY_ADAPTER_NAME
     if is_complete_adapter(mine):
-        return mine, "yours"
-    return trained_adapter(MY_ADAPTER_TASK), "reference"
+        return LessonAdapter(mine, "yours")
+    return LessonAdapter(trained_adapter(MY_ADAPTER_TASK), "reference")
