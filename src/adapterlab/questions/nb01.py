@@ -105,8 +105,8 @@ def peft_model_problem(model: Any, transformers_ok: bool = False) -> tuple[str, 
         return ("unfrozen", f"{len(outside)} tensors outside the adapter train too (e.g. {outside[0]}): "
                             "GPT-2's own weights must stay frozen. Wrap a fresh model and leave them as PEFT set them.")
     if not trainable:
-        return ("frozen", "Nothing in this model is trainable, not even the adapter (a model loaded with "
-                          "`PeftModel.from_pretrained` is frozen unless you pass `is_trainable=True`).")
+        return ("frozen", "Nothing in this model is trainable, not even the adapter's lora_A and lora_B: an "
+                          "optimizer would have nothing to update.")
     return None
 
 

@@ -134,8 +134,9 @@ def _state_problem(model: torch.nn.Module) -> tuple[str, str] | None:
 
 
 def diagnose_resumed(model: Any) -> tuple[str, str] | None:
-    """q5: the Spanish demo adapter reloaded onto gpt2-mini, running, its LoRA tensors trainable, the base frozen."""
-    folder = demo_adapters()["spanish"]
+    """q5: the learner's adapter (`lesson_adapter()`) reloaded onto gpt2-mini, running, its LoRA tensors trainable,
+    the base frozen."""
+    folder, _ = lesson_adapter()
     problem = _host_problem(model)
     if problem:
         return problem
@@ -144,19 +145,20 @@ def diagnose_resumed(model: Any) -> tuple[str, str] | None:
     if not holding:
         what = _whose(model, active[0]) if active else "no adapter"
         return ("not_loaded" if what.startswith("a new") else "other_adapter",
-                f"The adapter that runs holds {what}, not the weights saved in the Spanish folder. Reload the "
-                "saved one with `PeftModel.from_pretrained(base, demo_adapters()['spanish'], ...)`.")
+                f"The adapter that runs holds {what}, not the weights saved in your adapter's folder (`mine`). "
+                "Reload the saved one with `PeftModel.from_pretrained(base, mine, ...)`.")
     name = holding[0]
     if active != [name]:
-        return ("not_active", f"The Spanish adapter is loaded, as {name!r}, but the layers run {active}: "
+        return ("not_active", f"Your adapter is loaded, as {name!r}, but the layers run {active}: "
                               f"`set_adapter({name!r})`.")
     problem = _state_problem(model)
     if problem:
         return problem
     trainable = [key for key, p in model.named_parameters() if p.requires_grad]
     if not trainable:
-        return ("frozen", "It loaded without a word, but nothing in it is trainable: `from_pretrained` freezes the "
-                          "adapter unless you pass `is_trainable=True`, so an optimizer would have nothing to update.")
+        return ("frozen", "It loaded without a word, but nothing in it is trainable, so an optimizer would have "
+                          "nothing to update: a reload is frozen unless you ask with `is_trainable=True` (an argument "
+                          "of `PeftModel.from_pretrained` and of transformers' `load_adapter` alike).")
     base = [key for key in trainable if "lora_" not in key]
     if base:
         return ("base_unfrozen", f"{len(base)} of GPT-2's own tensors train too (e.g. {base[0]}): that is full "
@@ -164,17 +166,16 @@ def diagnose_resumed(model: Any) -> tuple[str, str] | None:
                                  "the LoRA tensors only.")
     lora = [key for key, p in model.named_parameters() if f".{name}." in key and "lora_" in key and not p.requires_grad]
     if lora:
-        return "partly_frozen", f"{len(lora)} of the Spanish adapter's LoRA tensors are still frozen (e.g. {lora[0]})."
+        return "partly_frozen", f"{len(lora)} of your adapter's LoRA tensors are still frozen (e.g. {lora[0]})."
     return None
 
 
-_SPANISH = 'demo_adapters()["spanish"]'
-_RESUME = f'my_resumed = PeftModel.from_pretrained(load_model("gpt2-mini"), {_SPANISH}'
+_RESUME = 'my_resumed = PeftModel.from_pretrained(load_model("gpt2-mini"), mine'
 
 q5 = TaskQuestion(
     id="04.resume_trainable",
-    prompt="Reload the Spanish demo adapter (`demo_adapters()['spanish']`) onto a fresh gpt2-mini so that its "
-           "training can go on, and keep the model in `my_resumed`.",
+    prompt="Reload your adapter from notebook 02 (`mine`, section 6) onto a fresh gpt2-mini so that its training "
+           "can go on, and keep the model in `my_resumed`.",
     diagnose=diagnose_resumed,
     success="The saved adapter, its LoRA tensors trainable and every GPT-2 weight frozen. (Reloaded with "
             "`is_trainable=True` it comes back in train mode, section 2: right for training, `eval()` before you "
@@ -184,7 +185,7 @@ q5 = TaskQuestion(
     solution_code=f"{_RESUME}, is_trainable=True)",
     alternatives=[
         'my_resumed = load_model("gpt2-mini")  # transformers\' own adapter API\n'
-        f"my_resumed.load_adapter(str({_SPANISH}), is_trainable=True)",
+        "my_resumed.load_adapter(str(mine), is_trainable=True)",
         f"{_RESUME})\nmy_resumed.set_adapter(\"default\")  # set_adapter makes the adapter it activates trainable",
         f"{_RESUME})\nfor name, p in my_resumed.named_parameters():\n    if \"lora_\" in name:\n"
         "        p.requires_grad_(True)",
@@ -192,15 +193,14 @@ q5 = TaskQuestion(
     slips=[
         Slip(f"{_RESUME})", "frozen"),
         Slip(f"{_RESUME})\nfor p in my_resumed.parameters():\n    p.requires_grad = True", "base_unfrozen"),
-        Slip(f'my_resumed = get_peft_model(load_model("gpt2-mini"), LoraConfig.from_pretrained({_SPANISH}))',
-             "not_loaded"),
-        Slip('my_resumed = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["english"], '
+        Slip('my_resumed = get_peft_model(load_model("gpt2-mini"), LoraConfig.from_pretrained(mine))', "not_loaded"),
+        Slip('my_resumed = PeftModel.from_pretrained(load_model("gpt2-mini"), demo_adapters()["spanish"], '
              "is_trainable=True)", "other_adapter"),
         Slip(f"{_RESUME}, is_trainable=True).merge_and_unload()", "not_peft"),
-        Slip(f'my_resumed = load_model("gpt2-mini")\nmy_resumed.load_adapter(str({_SPANISH}))', "frozen"),
+        Slip('my_resumed = load_model("gpt2-mini")\nmy_resumed.load_adapter(str(mine))', "frozen"),
         Slip(f"{_RESUME}, is_trainable=True)\nmy_resumed.base_model.disable_adapter_layers()", "disabled"),
-        Slip(f'{_RESUME}, is_trainable=True, adapter_name="spanish")\n'
-             'my_resumed.add_adapter("fresh", LoraConfig.from_pretrained(demo_adapters()["spanish"]))\n'
+        Slip(f'{_RESUME}, is_trainable=True, adapter_name="mine")\n'
+             'my_resumed.add_adapter("fresh", LoraConfig.from_pretrained(mine))\n'
              'my_resumed.set_adapter("fresh")', "not_active"),
     ],
 )
@@ -249,8 +249,9 @@ def diagnose_english_beside_mine(model: Any) -> tuple[str, str] | None:
     trainable = [key for key, p in model.named_parameters() if p.requires_grad]
     if trainable:
         return ("trainable", f"The right adapter runs, but {len(trainable)} tensors require grad (e.g. "
-                             f"{trainable[0]}): a model for inference should be frozen. (`set_adapter` makes the "
-                             "adapter it activates trainable unless you pass `inference_mode=True`, section 3.)")
+                             f"{trainable[0]}): a model for inference should be frozen. (If you switched with "
+                             "`set_adapter`: it makes the adapter it activates trainable unless you pass "
+                             "`inference_mode=True`, section 3.)")
     if any(module.training for module in model.modules()):
         return ("train_mode", "The model is in train mode, so the English adapter's dropout (0.1) draws a new mask "
                               "at every call: `eval()` before you serve it.")
