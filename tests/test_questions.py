@@ -5,17 +5,14 @@ import json
 import pkgutil
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import torch
 from peft import LoraConfig, get_peft_model
 from tests.common import tiny_gpt2
-from transformers.trainer_utils import TrainOutput
 
 from adapterlab import progress, questions
 from adapterlab.exercises import Question, TaskQuestion, ____
-from adapterlab.questions import all_questions, nb01, nb02
+from adapterlab.questions import all_questions, nb01
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -143,48 +140,6 @@ def test_attn_only_check_catches_the_silent_mlp_match():
     slip = nb01.q6.check(_wrap(["c_proj"]))
     assert slip.mistake == "mlp_too" and "attn.c_proj" in slip.message and "wrapped 8 modules" in slip.message
     assert _mistake(nb01.q6, _wrap(["c_attn"])) == "c_attn"
-
-
-def _trainer(model, steps):
-    return SimpleNamespace(model=model, state=SimpleNamespace(global_step=steps))
-
-
-def test_trained_check_names_each_mistake():
-    """02.train_small reads the trainer's model and step count (a stand-in Trainer: the check is duck-typed)."""
-    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 10)) == "correct"
-    assert _mistake(nb02.q4, TrainOutput(10, 2.0, {})) == "train_output"
-    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 0)) == "not_trained"
-    assert _mistake(nb02.q4, _trainer(_wrap(["c_attn"]), 40)) == "steps"
-    assert _mistake(nb02.q4, _trainer(_mini(), 10)) == "full_finetune"
-    assert _mistake(nb02.q4, _trainer(_wrap(["c_proj"]), 10)) == "targets"
-    assert _mistake(nb02.q4, "trainer") == "not_trainer"
-
-
-def _trained(model):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_()  # as training would move them
-    return model
-
-
-def test_saved_adapter_check_opens_the_folder(tmp_path):
-    """02.save_adapter: only a trained adapter as PEFT writes it passes; each wrong save is named."""
-    _trained(_wrap(["c_attn"])).save_pretrained(tmp_path / "right")
-    assert _mistake(nb02.q5, tmp_path / "right") == "correct"
-    assert _mistake(nb02.q5, str(tmp_path / "right")) == "correct"
-    _wrap(["c_attn"]).save_pretrained(tmp_path / "fresh")
-    assert _mistake(nb02.q5, tmp_path / "fresh") == "untrained"
-    _trained(_wrap(["c_attn"])).base_model.save_pretrained(tmp_path / "base")
-    assert _mistake(nb02.q5, tmp_path / "base") == "full_model"
-    (tmp_path / "pickle").mkdir()
-    torch.save(_wrap(["c_attn"]).state_dict(), tmp_path / "pickle" / "adapter.pt")
-    assert _mistake(nb02.q5, tmp_path / "pickle") == "pickle"
-    named = get_peft_model(_mini(), LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True), adapter_name="x")
-    _trained(named).save_pretrained(tmp_path / "named")
-    assert _mistake(nb02.q5, tmp_path / "named") == "subfolder"
-    assert _mistake(nb02.q5, tmp_path / "nowhere") == "nothing"
-    assert _mistake(nb02.q5, 42) == "not_folder"
 
 
 def test_wrap_checks_judge_the_layers_not_the_spelling():
