@@ -170,10 +170,12 @@ def _served_problem(model: Any, var: str, held: set[str], active: set[str], comp
         if found == "base":
             return ("served_unloaded", f"`{var}` holds no LoRA layer any more and computes the plain base model: "
                                        "`unload()` removed its adapters from the very model it was called on.")
-        what = f"{_AS[found]} merged into its base weights" if found else "neither the base model nor a merge of it"
+        if found is None:
+            return ("served_emptied", f"`{var}` holds no LoRA layer any more, and computes neither the base model nor "
+                                      "an adapter merged into it.")
         return ("merged_original", f"It ran, but `{var}` is an empty shell now: no LoRA layer is left in it, and its "
-                                   f"base model computes {what} (`merge_and_unload` works on the very base the "
-                                   "PeftModel wraps). Merge a copy: `copy.deepcopy(...)`.")
+                                   f"base model computes {_AS[found]} merged into its base weights (`merge_and_unload` "
+                                   "works on the very base the PeftModel wraps). Merge a copy: `copy.deepcopy(...)`.")
     if now != held:
         return "served_adapters", f"`{var}` now holds {sorted(now)}; leave it holding {sorted(held)}."
     if merged_adapters(model):
@@ -195,8 +197,8 @@ def _merged_problem(model: Any, var: str, wanted: str, wrong: dict[str, tuple[st
     """What is wrong with `var`, which must be a plain model computing reference `wanted`; `wrong` maps other
     references it may compute to (mistake, message)."""
     if model is None:
-        return ("none", f"{var} is None: `merge_adapter()` merges in place and returns nothing; "
-                        "`merge_and_unload()` returns the merged model.")
+        return ("none", f"{var} is None. (`merge_adapter()` merges in place and returns None; "
+                        "`merge_and_unload()` returns the merged model.)")
     if not isinstance(model, nn.Module):
         return "not_model", f"{var} is a {type(model).__name__}, not a model."
     if isinstance(model, PeftModel) or lora_layers(model):
@@ -208,8 +210,9 @@ def _merged_problem(model: Any, var: str, wanted: str, wrong: dict[str, tuple[st
     if found in wrong:
         return wrong[found]
     if found == "base":
-        return ("unloaded", f"It ran, but {var} computes exactly the base model: `unload()` removes the LoRA layers "
-                            "without merging them. `merge_and_unload()` writes the update in first.")
+        return ("unloaded", f"It ran, but {var} computes exactly the base model: no adapter's update is in its "
+                            "weights. (`unload()` removes LoRA layers without merging them; `merge_and_unload()` "
+                            "writes the update in first.)")
     return "outputs", f"{var} computes neither {_AS[wanted]} nor the base model."
 
 

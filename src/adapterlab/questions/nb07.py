@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
-
-from adapterlab.adapter_files import (
-    CONFIG_NAME,
-    SAFETENSORS_WEIGHTS_NAME,
-    is_complete_adapter,
-    read_adapter_config,
-)
+from adapterlab.adapter_files import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+from adapterlab.adapter_state import SavedAdapter, read_saved
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
-from adapterlab.files import file_sizes
-from adapterlab.models import model_dir
+from adapterlab.judging import find_adapters, missing_files
+from adapterlab.models import load_model, model_dir
+from adapterlab.safetensors_format import file_header_bytes
 from adapterlab.storage import estimate
 
 q1 = ValueQuestion(
@@ -33,6 +29,8 @@ q1 = ValueQuestion(
            "32 x 8 x (4096 + 1024)."],
     solution_text="32 layers x 8 x (4096 + 1024) = 1,310,720; check it with "
                   "estimate('mistral-7b', ['k_proj'], 8).params.",
+    alternatives=["1,310,720", 1.31072e6, "1_310_720"],
+    other_wrong=[5_242_880, 32 * 8 * 1024, 32 * 8 * 4096],  # bytes in float32; B alone; A alone
 )
 
 q2 = ChoiceQuestion(
@@ -54,6 +52,7 @@ q2 = ChoiceQuestion(
     answer="b",
     hints=["Which dtype do the lora_A weights have after get_peft_model on a half-precision model?"],
     solution_text="(b): 16,777,216 parameters x 4 bytes = 67.1 MB, because PEFT upcasts the adapter to float32.",
+    alternatives=["B", " b "],
 )
 
 
@@ -81,6 +80,18 @@ q3 = CodeQuestion(
            "Subtract the header first, then divide by the bytes one unit of rank costs."],
     solution_text="def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
                   "    return (file_bytes - header_bytes) // (params_at_rank_1 * bytes_per_param)",
+    alternatives=["def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
+                  "    return int((file_bytes - header_bytes) / (params_at_rank_1 * bytes_per_param))",
+                  "def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
+                  "    tensor_bytes = file_bytes - header_bytes\n"
+                  "    return round(tensor_bytes / bytes_per_param / params_at_rank_1)"],
+    other_wrong=[  # the header added; the rank-1 parameters forgotten; bits instead of bytes
+        "def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
+        "    return (file_bytes + header_bytes) // (params_at_rank_1 * bytes_per_param)",
+        "def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
+        "    return (file_bytes - header_bytes) // bytes_per_param",
+        "def infer_rank(file_bytes, header_bytes, params_at_rank_1, bytes_per_param):\n"
+        "    return (file_bytes - header_bytes) // (params_at_rank_1 * bytes_per_param * 8)"],
 )
 
 q4 = ChoiceQuestion(
@@ -100,48 +111,92 @@ q4 = ChoiceQuestion(
     answer="b",
     hints=["Which of these stores a full matrix instead of A and B?"],
     solution_text="(b): modules_to_save saves lm_head whole: 38,597,376 parameters x 4 bytes = 154 MB.",
+    alternatives=["B", " b "],
 )
 
 
-# Hands-on: the checks read the adapter folder the learner saved, and the bytes in it.
+# Hands-on: the checks read the adapter the learner saved (found at the top of the folder or one level down) and judge
+# what its tensors wrap, at which rank, in which dtype, and its bytes: never how `target_modules` was written.
 BUDGET = 66_000  # bytes: between r=7's file (58,360) and r=8's (66,552), whose tensors alone are 65,536
 
 
-def _adapter_file(folder: Any) -> tuple[Path | None, tuple[str, str] | None]:
-    if folder is None or not isinstance(folder, (str, Path)):
-        return None, ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}: "
-                                    "`save_pretrained` returns None.")
-    if not is_complete_adapter(folder):
-        files = file_sizes(folder) if Path(folder).is_dir() else {}
-        return None, ("files", f"Expected {CONFIG_NAME} and {SAFETENSORS_WEIGHTS_NAME} at the top of the "
-                               f"folder, found {sorted(files) or 'nothing'}.")
-    return Path(folder) / SAFETENSORS_WEIGHTS_NAME, None
+@cache
+def _c_attn() -> frozenset[str]:
+    """The full names of gpt2-mini's c_attn modules ('transformer.h.0.attn.c_attn', ...)."""
+    return frozenset(name for name, _ in load_model("gpt2-mini").named_modules() if name.endswith(".attn.c_attn"))
 
 
-def diagnose_budget(folder: Any) -> tuple[str, str] | None:
-    """q5: gpt2-mini's every c_attn, the largest r whose adapter file fits in BUDGET bytes, saved."""
-    path, problem = _adapter_file(folder)
-    if problem:
-        return problem
-    config = read_adapter_config(folder)
-    targets = config["target_modules"]
-    if sorted(targets if isinstance(targets, list) else [targets]) != ["c_attn"]:
-        return "targets", f"The adapter targets {targets}; the task is every `c_attn` and nothing else."
-    size, r = path.stat().st_size, config["r"]
-    if size > BUDGET:
-        return ("over_budget", f"It saved, but the file is {size:,} bytes, over the {BUDGET:,} budget: r={r}'s "
-                               f"tensors alone are {4 * estimate(model_dir('gpt2-mini'), ['c_attn'], r).params:,} "
-                               "bytes, and the header comes on top. Predict the whole file with `estimate(...)"
-                               ".file_bytes`.")
-    if estimate(model_dir("gpt2-mini"), ["c_attn"], r + 1).file_bytes <= BUDGET:
-        return "not_largest", f"r={r} fits ({size:,} bytes), but a larger r fits too: find the largest."
+def _saved(folder: Any) -> tuple[Path | None, str, tuple[str, str] | None]:
+    """(the adapter's folder, a note when it was not at the top, None) or (None, '', (mistake, message))."""
+    if not isinstance(folder, (str, Path)):
+        why = ": `save_pretrained` returns None, so keep the folder in a variable first" if folder is None else ""
+        return None, "", ("not_folder", f"Pass the folder you saved into (a Path), not {type(folder).__name__}{why}.")
+    path = Path(folder)
+    if path.is_file() and path.name in (SAFETENSORS_WEIGHTS_NAME, CONFIG_NAME):
+        path = path.parent
+    if not path.is_dir():
+        return None, "", ("nothing", f"There is no folder {path.name!r}: was the adapter saved there?")
+    found = find_adapters(path)
+    if len(found) > 1:
+        return None, "", ("several", f"This folder holds {len(found)} adapters one level down "
+                                     f"({', '.join(p.name for p in found)}); pass the folder of the one you mean.")
+    if not found:
+        return None, "", ("files", missing_files(path))
+    note = "" if found[0] == path else f"(Your adapter sits one folder down, in {found[0].name}/.)"
+    return found[0], note, None
+
+
+def _wraps_every_c_attn(saved: SavedAdapter) -> tuple[str, str] | None:
+    """A problem unless the file holds LoRA pairs on exactly gpt2-mini's c_attn modules, and nothing else."""
+    wrapped, wanted = set(saved.ranks), _c_attn()
+    if wrapped != wanted:
+        extra, missing = sorted(wrapped - wanted), sorted(wanted - wrapped)
+        said = [f"also wraps {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''} ({len(extra)} modules)"] \
+            if extra else []
+        said += [f"leaves out {', '.join(missing)}"] if missing else []
+        return "targets", f"The adapter {' and '.join(said)}; the task is every `c_attn` and nothing else."
+    if saved.others:
+        return ("extra_tensors", f"The file holds more than the LoRA pairs: {', '.join(saved.others[:2])}"
+                                 f"{' ...' if len(saved.others) > 2 else ''}. Save the pairs only.")
+    if len(set(saved.ranks.values())) > 1:
+        return "uneven", f"The c_attn modules have ranks {sorted(set(saved.ranks.values()))}: give them one r."
     return None
 
 
+def diagnose_budget(folder: Any) -> tuple[str | None, str] | None:
+    """q5: gpt2-mini's every c_attn, the largest r whose float32 adapter file fits in BUDGET bytes, saved."""
+    adapter, note, problem = _saved(folder)
+    if problem:
+        return problem
+    saved = read_saved(adapter)
+    problem = _wraps_every_c_attn(saved)
+    if problem:
+        return problem
+    r = next(iter(saved.ranks.values()))
+    if saved.dtypes != {"F32"}:
+        return ("dtype", f"The tensors are stored as {', '.join(sorted(saved.dtypes))}; a fresh gpt2-mini gives a "
+                         "float32 (F32) adapter, the one the budget is for.")
+    size, header = saved.file_bytes, file_header_bytes(adapter / SAFETENSORS_WEIGHTS_NAME)
+    if size > BUDGET:
+        return ("over_budget", f"It saved, but the file is {size:,} bytes, over the {BUDGET:,} budget: r={r}'s tensors "
+                               f"are {size - header:,} bytes and the header {header:,} more. Predict the whole file "
+                               "with `estimate(...).file_bytes`.")
+    if estimate(model_dir("gpt2-mini"), ["c_attn"], r + 1).file_bytes <= BUDGET:
+        return "not_largest", f"r={r} fits ({size:,} bytes), but a larger r fits too: find the largest."
+    return (None, note) if note else None
+
+
 _WRAP = "from peft import LoraConfig, get_peft_model\n\n"
+
+
+def _budget_slip(config: str, folder: str, base: str = "load_model('gpt2-mini')", extra: str = "") -> str:
+    return (_WRAP + f"sized = get_peft_model({base}, LoraConfig({config}, fan_in_fan_out=True){extra})\n"
+                    f"my_budget = work / '{folder}'\nsized.save_pretrained(my_budget)")
+
+
 q5 = TaskQuestion(
     id="07.fit_budget",
-    prompt=f"Give every `c_attn` of a fresh gpt2-mini the largest LoRA rank r whose saved "
+    prompt=f"Give every `c_attn` of a fresh gpt2-mini (float32, as it loads) the largest LoRA rank r whose saved "
            f"adapter_model.safetensors is at most {BUDGET:,} bytes, save it into a new folder under `work`, and put "
            "the folder in `my_budget`.",
     diagnose=diagnose_budget,
@@ -155,44 +210,73 @@ q5 = TaskQuestion(
                           "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=r, target_modules=['c_attn'], "
                           "fan_in_fan_out=True))\nmy_budget = work / 'budget'\nsized.save_pretrained(my_budget)",
     slips=[
-        Slip(_WRAP + "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=8, target_modules=['c_attn'], "
-                     "fan_in_fan_out=True))  # 8 x 2048 x 4 = 65,536 <= 66,000\n"
-                     "my_budget = work / 'slip-naive'\nsized.save_pretrained(my_budget)", "over_budget"),
-        Slip(_WRAP + "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=4, target_modules=['c_attn'], "
-                     "fan_in_fan_out=True))\nmy_budget = work / 'slip-small'\nsized.save_pretrained(my_budget)",
-             "not_largest"),
+        Slip(_budget_slip("r=8, target_modules=['c_attn']", "slip-naive") + "  # 8 x 2048 x 4 = 65,536 <= 66,000",
+             "over_budget"),
+        Slip(_budget_slip("r=4, target_modules=['c_attn']", "slip-small"), "not_largest"),
+        Slip(_budget_slip("r=3, target_modules=['c_attn', 'attn.c_proj']", "slip-proj"), "targets"),
+        Slip(_budget_slip("r=7, target_modules=['c_attn'], layers_to_transform=[0, 1]", "slip-layers"), "targets"),
+        Slip("import torch\n" + _budget_slip("r=15, target_modules=['c_attn']", "slip-bf16",
+                                              "load_model('gpt2-mini', dtype=torch.bfloat16)",
+                                              ", autocast_adapter_dtype=False"), "dtype"),
+        Slip(_WRAP + "sized = get_peft_model(load_model('gpt2-mini'), LoraConfig(r=7, target_modules=['c_attn'], "
+                     "fan_in_fan_out=True))\nmy_budget = sized.save_pretrained(work / 'slip-none')", "not_folder"),
+    ],
+    alternatives=[
+        # a regex (re.fullmatch on each full module name), as PEFT accepts it
+        _budget_slip(r"r=7, target_modules=r'.*\.c_attn'", "budget-regex"),
+        # a longer suffix, and an adapter named 'budget': PEFT saves it one folder down, in budget/
+        _budget_slip("r=7, target_modules=['attn.c_attn']", "budget-named", extra=", adapter_name='budget'"),
+        # transformers' own adapter API: add_adapter and the model's save_pretrained write the same adapter files
+        "from peft import LoraConfig\n\nsized = load_model('gpt2-mini')\n"
+        "sized.add_adapter(LoraConfig(r=7, target_modules=['c_attn'], fan_in_fan_out=True))\n"
+        "my_budget = work / 'budget-hf'\nsized.save_pretrained(my_budget)",
     ],
 )
 
 
-def diagnose_half(folder: Any) -> tuple[str, str] | None:
-    """q6: an adapter stored in bfloat16, every tensor, exactly as big as the prediction for bfloat16."""
-    path, problem = _adapter_file(folder)
+def diagnose_half(folder: Any) -> tuple[str | None, str] | None:
+    """q6: an r=8 adapter on every c_attn of gpt2-mini and nothing else, every tensor stored in bfloat16."""
+    adapter, note, problem = _saved(folder)
     if problem:
         return problem
-    with safe_open(path, framework="pt") as f:
-        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
-    if dtypes == {"F32"}:
-        return ("upcast", "It saved, but every tensor is F32: on a bfloat16 base PEFT keeps the adapter in "
-                          "float32 (`autocast_adapter_dtype=True`, its default), so the file did not shrink. Pass "
-                          "`autocast_adapter_dtype=False` to `get_peft_model`.")
-    if dtypes != {"BF16"}:
-        return "dtype", f"The tensors are {sorted(dtypes)}; the task is bfloat16 (BF16) throughout."
-    config = read_adapter_config(folder)
-    predicted = estimate(model_dir("gpt2-mini"), config["target_modules"], config["r"], "bfloat16").file_bytes
-    if path.stat().st_size != predicted:
-        return "size", f"The file is {path.stat().st_size:,} bytes; the prediction for these settings is {predicted:,}."
-    return None
+    saved = read_saved(adapter)
+    problem = _wraps_every_c_attn(saved)
+    if problem:
+        return problem
+    r = next(iter(saved.ranks.values()))
+    if r != 8:
+        return "rank", f"The adapter has rank {r}; the task is r=8."
+    if saved.dtypes == {"F32"}:
+        return ("upcast", "It saved, but every tensor is F32, so the file did not shrink. The base's dtype alone "
+                          "does not decide it: PEFT creates the adapter in float32 even on a bfloat16 base unless "
+                          "`get_peft_model(..., autocast_adapter_dtype=False)`; or cast the model to bfloat16 before "
+                          "saving.")
+    if saved.dtypes != {"BF16"}:
+        return "dtype", f"The tensors are {', '.join(sorted(saved.dtypes))}; the task is bfloat16 (BF16) throughout."
+    tensors = saved.file_bytes - file_header_bytes(adapter / SAFETENSORS_WEIGHTS_NAME)
+    predicted = estimate(model_dir("gpt2-mini"), ["c_attn"], 8, "bfloat16").bytes
+    if tensors != predicted:
+        return "size", f"The tensors take {tensors:,} bytes; the prediction for r=8 in bfloat16 is {predicted:,}."
+    return (None, note) if note else None
 
 
 _BF16 = ("import torch\nfrom peft import LoraConfig, get_peft_model\n\n"
          "config = LoraConfig(r=8, target_modules=['c_attn'], fan_in_fan_out=True)\n")
+
+
+def _half_slip(config: str, folder: str, dtype: str = "bfloat16", autocast: bool = False) -> str:
+    return (_BF16 + f"half = get_peft_model(load_model('gpt2-mini', dtype=torch.{dtype}), LoraConfig({config}, "
+                    f"fan_in_fan_out=True){'' if autocast else ', autocast_adapter_dtype=False'})\n"
+                    f"my_half = work / '{folder}'\nhalf.save_pretrained(my_half)")
+
+
 q6 = TaskQuestion(
     id="07.bfloat16",
     prompt="Save an r=8 adapter on gpt2-mini's `c_attn` whose tensors are stored in bfloat16 (half of float32's "
            "bytes) into a new folder under `work`, and put the folder in `my_half`.",
     diagnose=diagnose_half,
-    success="Every tensor BF16, and the file exactly as big as estimate(..., 'bfloat16') predicts.",
+    success="Every tensor BF16, r=8 on every c_attn and nothing else: the tensors take exactly what "
+            "estimate(..., 'bfloat16') predicts.",
     hints=["Load the base in bfloat16: `load_model('gpt2-mini', dtype=torch.bfloat16)`. Then look at the "
            "dtypes in the file you saved.",
            "`get_peft_model` has an argument that decides whether the adapter follows the base's dtype."],
@@ -203,8 +287,23 @@ q6 = TaskQuestion(
     slips=[
         Slip(_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.bfloat16), config)\n"
                      "my_half = work / 'slip-upcast'\nhalf.save_pretrained(my_half)", "upcast"),
-        Slip(_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.float16), config, "
-                     "autocast_adapter_dtype=False)\nmy_half = work / 'slip-fp16'\nhalf.save_pretrained(my_half)",
-             "dtype"),
+        Slip(_half_slip("r=8, target_modules=['c_attn']", "slip-fp16", dtype="float16"), "dtype"),
+        Slip(_half_slip("r=4, target_modules=['c_attn']", "slip-r4"), "rank"),
+        Slip(_half_slip("r=8, target_modules=['c_attn', 'c_proj']", "slip-proj"), "targets"),
+        Slip(_half_slip("r=8, target_modules='all-linear'", "slip-all-linear"), "targets"),
+        Slip(_BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.bfloat16), config, "
+                     "autocast_adapter_dtype=False)\nmy_half = half.save_pretrained(work / 'slip-none')", "not_folder"),
+    ],
+    alternatives=[
+        # built in float32, then the whole model cast before saving
+        _BF16 + "half = get_peft_model(load_model('gpt2-mini'), config).to(torch.bfloat16)\n"
+                "my_half = work / 'half-cast'\nhalf.save_pretrained(my_half)",
+        # a regex target and an adapter named 'in_bf16': saved one folder down, in in_bf16/
+        _BF16 + "half = get_peft_model(load_model('gpt2-mini', dtype=torch.bfloat16), LoraConfig(r=8, "
+                "target_modules=r'.*attn\\.c_attn', fan_in_fan_out=True), autocast_adapter_dtype=False, "
+                "adapter_name='in_bf16')\nmy_half = work / 'half-named'\nhalf.save_pretrained(my_half)",
+        # transformers' own adapter API on a bfloat16 base: add_adapter keeps the base's dtype
+        _BF16 + "half = load_model('gpt2-mini', dtype=torch.bfloat16)\nhalf.add_adapter(config)\n"
+                "my_half = work / 'half-hf'\nhalf.save_pretrained(my_half)",
     ],
 )
