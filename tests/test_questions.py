@@ -160,3 +160,37 @@ def test_wrap_checks_judge_the_layers_not_the_spelling():
     patterned = get_peft_model(_mini(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"],
                                                    rank_pattern={"h.3.attn.c_attn": 8}, fan_in_fan_out=True))
     assert _mistake(nb01.q5, patterned) == "rank"
+
+
+def test_budget_and_bfloat16_checks_read_the_file_not_the_spelling(tmp_path):
+    """07.fit_budget and 07.bfloat16 (the tiny model has gpt2-mini's four 128-wide blocks, so the same file sizes):
+    a regex, a longer suffix, a named adapter one folder deeper and transformers' add_adapter are accepted without a
+    StorageError; too big, too small, other targets, another rank or dtype are named."""
+    import torch
+
+    from adapterlab.questions import nb07
+
+    def saved(name, targets, r, dtype=torch.float32, **kwargs):
+        base = _mini().to(dtype)
+        config = LoraConfig(r=r, target_modules=targets, fan_in_fan_out=True)
+        get_peft_model(base, config, autocast_adapter_dtype=False, **kwargs).save_pretrained(tmp_path / name)
+        return tmp_path / name
+
+    for name, targets, kwargs in [("regex", r".*\.c_attn", {}), ("suffix", ["attn.c_attn"], {}),
+                                  ("named", ["c_attn"], {"adapter_name": "budget"})]:
+        assert _mistake(nb07.q5, saved(name, targets, 7, **kwargs)) == "correct", name
+    assert "one folder down, in budget/" in nb07.q5.check(tmp_path / "named").message
+    plain = _mini()
+    plain.add_adapter(LoraConfig(r=7, target_modules=["c_attn"], fan_in_fan_out=True))
+    plain.save_pretrained(tmp_path / "hf")
+    assert _mistake(nb07.q5, tmp_path / "hf") == "correct"
+    assert _mistake(nb07.q5, saved("r8", ["c_attn"], 8)) == "over_budget"
+    assert _mistake(nb07.q5, saved("r6", ["c_attn"], 6)) == "not_largest"
+    assert _mistake(nb07.q5, saved("proj", ["c_attn", "c_proj"], 2)) == "targets"
+    assert _mistake(nb07.q5, tmp_path) == "several"
+    assert _mistake(nb07.q6, saved("bf16", r"transformer\.h\.\d\.attn\.c_attn", 8, torch.bfloat16)) == "correct"
+    assert _mistake(nb07.q6, saved("bf16-r4", ["c_attn"], 4, torch.bfloat16)) == "rank"
+    assert _mistake(nb07.q6, saved("fp16", ["c_attn"], 8, torch.float16)) == "dtype"
+    assert _mistake(nb07.q6, tmp_path / "r8") == "upcast"
+    message = nb07.q6.check(saved("all", "all-linear", 8, torch.bfloat16)).message
+    assert message.startswith("The adapter also wraps") and "leaves out" not in message
