@@ -28,67 +28,75 @@ q1 = ValueQuestion(
            "How many LoRA parameters sit on the meta device, with no data?",
     answer=2 * PER_BLOCK,
     wrong={
-        PER_BLOCK: "That is one block. With a GPU the main device is the GPU, and accelerate offloads the blocks "
-                   "mapped to \"cpu\" as well as those on \"disk\": blocks 2 and 3 both sit on meta.",
-        0: "Without a GPU that would be right (\"cpu\" is then where everything runs). With one, \"cpu\" means "
-           "offloaded: the weights wait in CPU memory and the module's own tensors are on meta.",
+        PER_BLOCK: "That is one block. With GPU 0 in the map, the main device is the GPU, and accelerate offloads "
+                   "the blocks mapped to \"cpu\" as well as those on \"disk\": blocks 2 and 3 both sit on meta.",
+        0: "In a map without a GPU that would be right (\"cpu\" is then where everything runs). This map names "
+           "GPU 0, so \"cpu\" means offloaded: the weights wait in CPU memory, the module's own tensors on meta.",
         4 * PER_BLOCK: "Blocks 0 and 1 are on the GPU with their data; only the offloaded blocks are on meta.",
     },
     alternatives=["32,768", "32_768"],
     other_wrong=[2 * 4096, 3 * PER_BLOCK, 2],
-    hints=["Section 1: which device-map values mean \"offloaded\" depends on whether there is a GPU.",
+    hints=["Section 1: which device-map values mean \"offloaded\" depends on whether the map names a GPU.",
            "Two offloaded blocks, and PEFT builds each LoRA layer on its base layer's device (section 2)."],
-    solution_text="32,768: with a GPU, \"cpu\" offloads too, so blocks 2 and 3 are on meta and get_peft_model builds "
-                  "their LoRA there (the reviewer's GPU row in section 8 shows it).",
+    solution_text="32,768: with GPU 0 in the map, \"cpu\" offloads too, so blocks 2 and 3 are on meta and "
+                  "get_peft_model builds their LoRA there (the reviewer's GPU row in section 9 shows it).",
 )
 
 
-def _offloaded_modules(device_map: dict, gpu: bool) -> list:
+def _offloaded_modules(device_map: dict) -> list:
+    gpu = any(device not in ("cpu", "disk") for device in device_map.values())
     offloaded = ("cpu", "disk") if gpu else ("disk",)
     return [name for name, device in device_map.items() if device in offloaded]
 
 
 q2 = CodeQuestion(
     id="04c.offloaded_modules",
-    prompt="Write `offloaded_modules(device_map, gpu)`: the names in `device_map` whose weights accelerate keeps "
-           "on the meta device (offloaded), in the map's order, on a machine with a GPU (`gpu=True`) or without.",
+    prompt="Write `offloaded_modules(device_map)`: the names in `device_map` whose weights accelerate keeps on the "
+           "meta device (offloaded), in the map's order. A GPU appears in a map as a number (0) or 'cuda:0'.",
     cases=[
-        (({"transformer.h.0": "cpu", "transformer.h.1": "disk"}, False), ["transformer.h.1"]),
-        (({"transformer.h.0": 0, "transformer.h.1": "cpu", "transformer.h.2": "disk"}, True),
+        (({"transformer.h.0": "cpu", "transformer.h.1": "disk"},), ["transformer.h.1"]),
+        (({"transformer.h.0": 0, "transformer.h.1": "cpu", "transformer.h.2": "disk"},),
          ["transformer.h.1", "transformer.h.2"]),
-        (({"transformer.h.0": 0, "lm_head": 0}, True), []),
-        (({"lm_head": "cpu", "transformer.h.0": "cpu"}, True), ["lm_head", "transformer.h.0"]),
-        (({"transformer.wte": "cpu", "transformer.h.0": "cpu"}, False), []),
+        (({"transformer.h.0": 0, "lm_head": 0},), []),
+        (({"lm_head": "cpu", "transformer.h.0": "cpu", "transformer.h.1": "cuda:0"},), ["lm_head", "transformer.h.0"]),
+        (({"transformer.wte": "cpu", "transformer.h.0": "cpu"},), []),
+        (({"": "disk"},), [""]),
     ],
     reference_function=_offloaded_modules,
     wrong_functions=[
-        lambda device_map, gpu: [name for name, device in device_map.items() if device == "disk"],
-        lambda device_map, gpu: [name for name, device in device_map.items() if device in ("cpu", "disk")],
-        lambda device_map, gpu: [device for device in device_map.values() if device in ("cpu", "disk")],
+        lambda device_map: [name for name, device in device_map.items() if device == "disk"],
+        lambda device_map: [name for name, device in device_map.items() if device in ("cpu", "disk")],
+        lambda device_map: [device for device in device_map.values() if device in ("cpu", "disk")],
     ],
     alternatives=[
-        "def offloaded_modules(device_map, gpu):\n"
+        "def offloaded_modules(device_map):\n"
+        "    gpu = bool(set(device_map.values()) - {'cpu', 'disk'})\n"
         "    return [name for name, device in device_map.items() if device == 'disk' or (gpu and device == 'cpu')]",
-        "def offloaded_modules(device_map, gpu):\n"
+        "def offloaded_modules(device_map):\n"
+        "    main = 'cpu'\n"
+        "    for device in device_map.values():\n"
+        "        if device not in ('cpu', 'disk'):\n"
+        "            main = device\n"
         "    names = []\n"
         "    for name, device in device_map.items():\n"
-        "        if device == 'disk':\n"
-        "            names.append(name)\n"
-        "        elif device == 'cpu' and gpu:\n"
+        "        if device in ('cpu', 'disk') and device != main:\n"
         "            names.append(name)\n"
         "    return names",
     ],
     other_wrong=[
-        "def offloaded_modules(device_map, gpu):\n"
+        "def offloaded_modules(device_map):\n"
         "    return sorted({name for name, device in device_map.items() if device in ('cpu', 'disk')})",
-        "def offloaded_modules(device_map, gpu):\n"
+        "def offloaded_modules(device_map):\n"
         "    return [name for name, device in device_map.items() if device != 0]",
-        "def offloaded_modules(device_map, gpu):\n"
-        "    return [name for name, device in device_map.items() if device == ('cpu' if gpu else 'disk')]",
+        "def offloaded_modules(device_map):\n"
+        "    gpu = 0 in device_map.values()\n"
+        "    return [name for name, device in device_map.items() if device == 'disk' or (gpu and device == 'cpu')]",
     ],
-    hints=["Section 1: on this CPU-only machine, what happened to the blocks mapped to \"cpu\"?",
-           "Without a GPU only \"disk\" offloads; with one, \"cpu\" and \"disk\" both do. GPU numbers (0, 1) never do."],
-    solution_text="def offloaded_modules(device_map, gpu):\n"
+    hints=["Section 1: this notebook's map names no GPU. What happened to the blocks mapped to \"cpu\"?",
+           "accelerate's main device is a GPU of the map if there is one, else the CPU; \"disk\" always offloads, "
+           "\"cpu\" only when it is not the main device."],
+    solution_text="def offloaded_modules(device_map):\n"
+                  "    gpu = any(device not in (\"cpu\", \"disk\") for device in device_map.values())\n"
                   "    offloaded = (\"cpu\", \"disk\") if gpu else (\"disk\",)\n"
                   "    return [name for name, device in device_map.items() if device in offloaded]",
 )
@@ -161,14 +169,14 @@ def diagnose_offloaded(model: Any) -> tuple[str, str] | None:
         return "not_model", f"Expected the model itself, not {type(model).__name__}."
     held = lora_data(model)
     if not held:
-        return ("no_adapter", "This model has no LoRA layers. If you merged (`merge_and_unload`), the adapter is folded "
-                              "into the base weights: fine to serve (section 6), but the task keeps the adapter itself, "
-                              "to switch off or save alone.")
+        return ("no_adapter", "This model has no LoRA layers. If you merged (`merge_and_unload`), the adapter is "
+                              "folded into the base weights: fine to serve (section 6), but the task keeps the "
+                              "adapter itself, to switch off or save alone.")
     block = [p for name, p in model.named_parameters() if OFFLOADED_BLOCK in name and "lora_" not in name]
     if not block or not all(p.is_meta for p in block):
         return ("not_offloaded", "It computes the right thing, but block 3's own weights are in memory: nothing is "
-                                 "offloaded. Without a GPU only \"disk\" offloads; \"cpu\" is where everything runs "
-                                 "(section 1).")
+                                 "offloaded. In a map that names no GPU only \"disk\" offloads; \"cpu\" is where "
+                                 "everything runs (section 1).")
     empty = [key for key, data in held.items() if data is None]
     if empty:
         return ("no_data", f"{len(empty)} LoRA weights sit on the meta device with nothing behind them (e.g. "
