@@ -42,6 +42,25 @@ def test_the_data_file_is_what_the_notebook_says():
         assert len(ids) == 1 and ids[0] in seen, answer
 
 
+def test_half_the_held_out_rows_use_patterns_no_training_row_uses():
+    """Section 1's claim: with the corpus words in a sentence (names, places, foods, ways of moving, times) put
+    back to their kind, 30 of the 60 held-out rows have a sentence pattern that no training row has."""
+    from adapterlab import corpus
+
+    words = {w: kind for kind, ws in [("P", corpus.PEOPLE), ("L", corpus.PLACES), ("F", corpus.FOODS),
+                                      ("M", corpus.MOVES), ("T", corpus.TIMES)] for w in ws}
+    words |= {t[0].upper() + t[1:]: "T" for t in corpus.TIMES}
+
+    def pattern(prompt):
+        for word in sorted(words, key=len, reverse=True):
+            prompt = prompt.replace(word, "{" + words[word] + "}")
+        return prompt
+
+    rows = nb08.file_rows(DATA)
+    seen = {pattern(r["prompt"]) for r in rows if r["split"] == "train"}
+    assert sum(pattern(r["prompt"]) not in seen for r in rows if r["split"] == "held_out") == 30
+
+
 def test_trainer_drops_the_columns_a_collator_reads():
     """transformers 5.23: with remove_unused_columns=True (the default) Trainer drops the dataset's columns that
     the model's forward does not take, and refuses a dataset left with none (section 2's advice)."""

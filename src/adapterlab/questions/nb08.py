@@ -30,7 +30,7 @@ from adapterlab.adapter_files import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME, WEIG
 from adapterlab.adapters import trained_adapter
 from adapterlab.exercises import ChoiceQuestion, Slip, TaskQuestion, ____
 from adapterlab.models import MINI_DIR, load_model, load_tokenizer
-from adapterlab.workspace import work_dir
+from adapterlab.workspace import WORK_ENV
 
 DATA_FILE = Path("data") / "capstone.jsonl"
 BASE_NAME = "gpt2-mini"  # the name a colleague's `load_model` knows the base by
@@ -504,9 +504,12 @@ q4 = TaskQuestion(
 def machine_paths() -> dict[str, str]:
     """{path: what it is} of the places on this machine a saved file may name by accident."""
     found = {}
-    for what, path in [("the base model's folder", MINI_DIR), ("your home folder", Path.home()),
-                       ("the notebook's folder", Path.cwd()), ("your work folder", work_dir()),
-                       ("the temporary folder", Path(tempfile.gettempdir())), ("Python's folder", Path(sys.prefix))]:
+    places = [("the base model's folder", MINI_DIR), ("your home folder", Path.home()),
+              ("the notebook's folder", Path.cwd()), ("the temporary folder", Path(tempfile.gettempdir())),
+              ("Python's folder", Path(sys.prefix))]
+    if os.environ.get(WORK_ENV):  # read, not created: a check makes no folder
+        places.append(("your work folder", Path(os.environ[WORK_ENV])))
+    for what, path in places:
         for form in {str(path), str(path.resolve())}:
             if len(form) > 1:
                 found.setdefault(form, what)
@@ -514,10 +517,13 @@ def machine_paths() -> dict[str, str]:
 
 
 def named_paths(folder: str | Path) -> list[tuple[str, str]]:
-    """[(file, what it names)]: every file of `folder` (text or not) whose bytes hold a path of this machine."""
+    """[(file, what it names)]: every file of `folder` (text or not; of a safetensors file, its header) whose
+    bytes hold a path of this machine."""
     found = []
     for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         data = file.read_bytes()
+        if file.suffix == ".safetensors":  # its JSON header only: tensor bytes may spell anything by chance
+            data = data[8:8 + int.from_bytes(data[:8], "little")]
         for path, what in machine_paths().items():
             if path.encode() in data:
                 found.append((file.relative_to(folder).as_posix(), what))
@@ -824,6 +830,7 @@ q8 = ChoiceQuestion(
               "store and what one batch can serve."),
     },
     answer="b",
+    alternatives=["B", " b "],
     hints=["Look at what `adapter_names=` does with a merged adapter (notebook 05, section 6).",
            "Compare the file sizes and the latency ratio printed above."],
     solution_text="(b): mixed batches need unmerged adapters; the merge saves some time per call and costs a whole "
