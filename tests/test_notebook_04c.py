@@ -139,7 +139,8 @@ def test_from_pretrained_on_a_disk_offloaded_base_fails_and_leaves_a_copy_relati
     assert left == [original.relative_to(original.anchor)]
     written = load_file(tmp_path / "cwd" / left[0])
     assert sum("lora_" in name for name in written) == len(load_file(folder / "adapter_model.safetensors"))
-    assert "os.path.join(*new_fname_list)" in inspect.getsource(PeftModelClass._update_offload)
+    source = inspect.getsource(PeftModelClass._update_offload)
+    assert "os.path.join(*new_fname_list)" in source and 'new_fname_list[i] += "-peft"' in source
 
 
 def test_load_first_then_dispatch_offloads_lora_with_its_block_and_computes_exactly(tmp_path):
