@@ -22,6 +22,7 @@ from adapterlab.adapter_files import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
 from adapterlab.exercises import CodeQuestion, Slip, TaskQuestion, _Placeholder
 from adapterlab.files import file_sizes, human_size
 from adapterlab.models import load_model, load_tokenizer
+from adapterlab.questions.nb01 import lora_settings_problem, wraps_problem
 from adapterlab.workspace import MY_ADAPTER_TASK
 
 IGNORE = -100  # the label PyTorch's cross-entropy skips
@@ -220,6 +221,9 @@ def diagnose_trainer(trainer: Any) -> tuple[str, str] | None:
                             "get_peft_model returns.")
     if steps == 0:
         return "not_trained", "It has not trained: global_step is 0. Call `my_trainer.train()`."
+    problem = wraps_problem(model, "attn.c_attn") or lora_settings_problem(model, 4, 8)
+    if problem:
+        return problem
     if which_split(trainer, trainer.train_dataset) != "train":
         return ("train_data", "The Trainer did not train on the 400 training examples of tasks.split (its "
                               "train_dataset decodes to other sentences): pass my_data['train'].")
@@ -499,8 +503,8 @@ q3 = TaskQuestion(
            "write the TrainingArguments and the Trainer, with the held-out loss logged every 10 steps. Keep the "
            "Trainer in `my_trainer`.",
     diagnose=diagnose_trainer,
-    success="Trainer trained only your adapter on the 400 training examples and logged the held-out loss as it "
-            "went: the two curves below come from my_trainer.state.log_history.",
+    success="Trainer trained only your adapter (r=4 on the 4 `c_attn` modules) on the 400 training examples and "
+            "logged the held-out loss as it went: the two curves below come from my_trainer.state.log_history.",
     hints=["Section 3's arguments, plus `remove_unused_columns=False`: by default Trainer drops every column the "
            "model's forward does not take, and prompt_ids and answer_ids are not among them.",
            "`Trainer(model=..., args=..., train_dataset=my_data['train'], eval_dataset=my_data['test'], "
@@ -511,6 +515,8 @@ q3 = TaskQuestion(
         Slip(_train_slip(train="my_trainer = my_trainer.train()"), "train_output"),
         Slip(_train_slip(train="my_trainer.args.max_steps"), "not_trained"),
         Slip(_train_slip(lora="my_model = load_model('gpt2-mini')\n"), "full_finetune"),
+        Slip(_train_slip(lora="torch.manual_seed(0)\nmy_model = get_peft_model(load_model('gpt2-mini'), recipe)\n"),
+             "targets"),
         Slip(_train_slip(args=_ARGS.replace("eval_strategy='steps', ", "")), "no_eval_strategy"),
         Slip(_train_slip(args=_ARGS.replace("eval_strategy='steps', ", ""),
                          trainer=_TRAINER.replace("\n                     eval_dataset=my_data['test'],", "")),
