@@ -114,12 +114,13 @@ def _tiny_4bit():
 
 def test_gpt2_conv1d_becomes_linear4bit_stored_out_by_in():
     """Loading GPT-2 in 4 bits replaces Conv1D by Linear4bit, whose weight is (out, in): PEFT then sets
-    fan_in_fan_out=False on it whatever the config said."""
+    fan_in_fan_out=False on the layer, without a warning, whatever the config said."""
     model = _tiny_4bit()
     layer = model.transformer.h[0].attn.c_attn
     assert isinstance(layer, bnb.nn.Linear4bit) and tuple(layer.weight.quant_state.shape) == (3 * 128, 128)
     wrapped = get_peft_model(model, LoraConfig(r=2, target_modules=["c_attn"], fan_in_fan_out=True))
     assert wrapped.base_model.model.transformer.h[0].attn.c_attn.fan_in_fan_out is False
+    assert wrapped.peft_config["default"].fan_in_fan_out is True  # silently: the config keeps what it was given
 
 
 def test_prepare_model_for_kbit_training_freezes_casts_half_floats_and_checkpoints():
@@ -156,3 +157,14 @@ def test_a_saved_4bit_model_reloads_as_linear4bit(tmp_path):
     assert isinstance(again.transformer.h[0].attn.c_attn, bnb.nn.Linear4bit)
     ids = torch.arange(8)[None]
     assert torch.equal(_run(model.eval(), ids).logits, _run(again.eval(), ids).logits)
+
+
+@needs_repacking_cpu
+def test_a_repacked_layer_cannot_train():
+    """After an inference forward has repacked it, the layer's next training step (gradients flowing through it)
+    raises bitsandbytes' in-place error: on such a CPU, train a 4-bit model before you run it for inference."""
+    layer = _layer(double_quant=False)
+    _run(layer, torch.randn(2, 128))
+    layer.train()
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        layer(torch.randn(2, 128, requires_grad=True)).sum().backward()
