@@ -1,7 +1,9 @@
 """Get a machine ready for the workbook, once (`python -m adapterlab build`, what `make lab` runs).
 
-`gpt2-mini` and the small adapters ship inside the package; `gpt2` (GPT-2 small's shapes, 500 MB) is
-built into the model cache. Each line of the report says what is ready, and how long it took.
+`gpt2-mini` and the small adapters ship inside the package; `gpt2` (GPT-2 small's shapes, 500 MB) and
+`llama-mini` (a Llama-style model of gpt2-mini's size, seeded weights) are built into the model cache, so a
+room whose cache is read-only to learners has both before it opens. Each line of the report says what is
+ready, and how long it took.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from adapterlab.adapter_files import is_complete_adapter
 from adapterlab.adapters import demo_adapters, trained_adapter
 from adapterlab.cache import cache_root
-from adapterlab.models import MINI_DIR, build_gpt2
+from adapterlab.models import MINI_DIR, build_gpt2, model_dir
 from adapterlab.tasks import TASKS
 
 
@@ -20,7 +22,7 @@ class BuildError(RuntimeError):
 
 
 def build_lab(force: bool = False) -> list[str]:
-    """Builds `gpt2` into the model cache and checks the shipped files; returns what is ready, a line each.
+    """Builds `gpt2` and `llama-mini` into the model cache and checks the shipped files; returns what is ready.
 
     Args:
         force: rebuild gpt2 even if a current build is cached.
@@ -32,6 +34,10 @@ def build_lab(force: bool = False) -> list[str]:
     start = time.perf_counter()
     build_gpt2(force=force)
     lines = [f"gpt2: ready in the model cache ({cache_root().name}/gpt2, {time.perf_counter() - start:.1f} s)"]
+    start = time.perf_counter()
+    model_dir("llama-mini")
+    lines.append(f"llama-mini: ready in the model cache ({cache_root().name}/llama-mini, "
+                 f"{time.perf_counter() - start:.1f} s)")
     adapters = [*map(trained_adapter, TASKS), *demo_adapters().values()]
     missing = [p.name for p in adapters if not is_complete_adapter(p)]
     missing = ([MINI_DIR.name] if not (MINI_DIR / "config.json").is_file() else []) + missing
