@@ -173,10 +173,13 @@ def test_a_malformed_exercise_cell_is_refused():
 
 
 def test_written_folder_holds_every_notebook_solved(tmp_path):
-    """`--write` puts every notebook in the folder, each tagged exercise followed by its solved cell."""
+    """`--write` puts every notebook in the folder, each tagged exercise followed by its solved cell, and the data
+    files the notebooks read beside them (notebooks/data: the capstone's)."""
     counts = solved_run.write_solved(tmp_path)
     every = sorted(path.name for path in solved_run.NOTEBOOKS.glob("*.ipynb"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == every == sorted(counts)
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == every == sorted(counts)
+    data = sorted(p.relative_to(solved_run.NOTEBOOKS) for p in (solved_run.NOTEBOOKS / "data").rglob("*"))
+    assert data and data == sorted(p.relative_to(tmp_path) for p in (tmp_path / "data").rglob("*"))
     for name in every:
         original = nbformat.read(solved_run.NOTEBOOKS / name, as_version=4)
         written = nbformat.read(tmp_path / name, as_version=4)
