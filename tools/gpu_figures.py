@@ -12,6 +12,7 @@ measured here; nothing is copied from elsewhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import platform
 import sys
@@ -95,7 +96,9 @@ def device_map_rows(device: str, work: Path) -> list[tuple[str, str]]:
     on = sorted({str(p.device) for n, p in wrapped.named_parameters() if "lora_" in n})
     rows = [(f"split: blocks 0-1 on {device}, 2-3 on {far}; get_peft_model puts LoRA weights on", ", ".join(on))]
     try:
-        loaded = PeftModel.from_pretrained(load_split(), work / "small")
+        # peft 0.21.2 writes a copy of the checkpoint under the working folder before it fails here (notebook 04c)
+        with contextlib.chdir(work):
+            loaded = PeftModel.from_pretrained(load_split(), work / "small")
         on = sorted({str(p.device) for n, p in loaded.named_parameters() if "lora_" in n})
         rows.append(("PeftModel.from_pretrained puts LoRA weights on", ", ".join(on)))
     except Exception as error:  # the figure is what it raised

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -194,6 +195,8 @@ def write_solved(folder: Path, paths: list[Path] | None = None) -> dict[str, int
     Returns {notebook name: number of solved cells}.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    if (NOTEBOOKS / "data").is_dir():  # notebooks read their data files beside them (08's capstone.jsonl)
+        shutil.copytree(NOTEBOOKS / "data", folder / "data", dirs_exist_ok=True)
     counts = {}
     for path in paths or sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
