@@ -63,3 +63,20 @@ def test_a_mixed_batch_over_both_held_out_sets_scores_what_each_adapter_scores_a
         alone[task] = tasks.accuracy(model, tokenizer, tests[task])
     assert sum(matches[:n]) / n == alone["spanish_sentiment"]
     assert sum(matches[n:]) / len(matches[n:]) == alone["english_ner"]
+
+
+def test_on_the_other_tasks_prompts_the_english_adapter_stops_and_the_spanish_one_labels_most():
+    """On every Spanish held-out prompt the English adapter writes end-of-text at once; on most English held-out
+    prompts the Spanish adapter writes ' bueno' or ' malo' anyway (05 section 3's prose)."""
+    tokenizer = load_tokenizer("gpt2-mini")
+    tests = {task: tasks.split(task)[1] for task in tasks.TASKS}
+    first_tokens = {}
+    for task, other in zip(tasks.TASKS, reversed(tasks.TASKS), strict=True):
+        model = PeftModel.from_pretrained(load_model("gpt2-mini"), trained_adapter(task))
+        batch = tasks.encode(tokenizer, tests[other])
+        ends = batch["attention_mask"].sum(1) - (batch["labels"] != -100).sum(1) - 1  # each prompt's last position
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.detach()
+        first_tokens[task] = [tokenizer.decode(logits[row, end].argmax()) for row, end in enumerate(ends.tolist())]
+    assert set(first_tokens["english_ner"]) == {tokenizer.eos_token}
+    labelled = sum(token in (" bueno", " malo") for token in first_tokens["spanish_sentiment"])
+    assert labelled > len(tests["english_ner"]) / 2
