@@ -11,7 +11,7 @@ from peft import LoraConfig, get_peft_model
 from tests.common import tiny_gpt2
 
 from adapterlab import progress, questions
-from adapterlab.exercises import Question, TaskQuestion, ____
+from adapterlab.exercises import ChoiceQuestion, Question, TaskQuestion, ____
 from adapterlab.questions import all_questions, nb01
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -194,3 +194,15 @@ def test_budget_and_bfloat16_checks_read_the_file_not_the_spelling(tmp_path):
     assert _mistake(nb07.q6, tmp_path / "r8") == "upcast"
     message = nb07.q6.check(saved("all", "all-linear", 8, torch.bfloat16)).message
     assert message.startswith("The adapter also wraps") and "leaves out" not in message
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=[q.id for q in QUESTIONS])
+def test_every_exercise_has_right_answers_spelled_another_way_and_more_wrong_ones(question):
+    """Issue 20's bar, per exercise: at least two right answers spelled differently from the reference, and at least
+    two wrong answers beyond the typical ones (a hands-on task: five slips in all; a choice: every other choice is
+    already a wrong answer). The solved run asserts each of them in the notebook."""
+    assert len(question.alternatives) >= 2
+    if isinstance(question, TaskQuestion):
+        assert len(question.slips) >= 5
+    elif not isinstance(question, ChoiceQuestion):
+        assert len(question.other_wrong) >= 2

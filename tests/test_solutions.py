@@ -30,10 +30,11 @@ def test_tagged_cells_name_questions_of_their_notebook():
             assert prefix in {name[:2], name.split("_")[0]}, f"{name}: {exercise.question_id}"
 
 
-def test_every_hands_on_question_is_tagged_in_a_notebook():
-    """A hands-on question whose cell is not tagged would never have its solution run: none is left out."""
+def test_every_question_is_tagged_in_a_notebook():
+    """A question whose cell is not tagged would never have its solution, alternatives and wrong answers run in a
+    notebook: none is left out, hands-on or not."""
     tagged = {exercise.question_id for found in TAGGED.values() for exercise in found}
-    assert not [q.id for q in QUESTIONS.values() if isinstance(q, TaskQuestion) and q.id not in tagged]
+    assert not [q.id for q in QUESTIONS.values() if q.id not in tagged]
 
 
 @pytest.mark.parametrize("notebook", ["01_lora_wrapping.ipynb", "02_training_adapters.ipynb"])

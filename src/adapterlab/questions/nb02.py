@@ -621,4 +621,11 @@ q6 = CodeQuestion(
            "Plain LoRA divides by r; rsLoRA by the square root of r."],
     solution_text="import math\n\ndef lora_scaling(r, lora_alpha, use_rslora=False):\n"
                   "    return lora_alpha / (math.sqrt(r) if use_rslora else r)",
+    alternatives=["def lora_scaling(r, lora_alpha, use_rslora=False):\n"
+                  "    if use_rslora:\n        return lora_alpha / r ** 0.5\n    return lora_alpha / r",
+                  "import math\n\ndef lora_scaling(r, lora_alpha, use_rslora=False):\n"
+                  "    return lora_alpha * (1 / math.sqrt(r) if use_rslora else 1 / r)"],
+    other_wrong=["def lora_scaling(r, lora_alpha, use_rslora=False):\n    return lora_alpha / r / 2",
+                 "def lora_scaling(r, lora_alpha, use_rslora=False):\n"
+                 "    return lora_alpha / (r ** 2 if use_rslora else r)"],
 )

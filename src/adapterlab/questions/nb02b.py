@@ -30,6 +30,8 @@ q1 = ValueQuestion(
     hints=["Section 1: 2 moments x 4 bytes per trainable parameter.",
            "Only trainable parameters have optimizer state; GPT-2's own weights are frozen."],
     solution_text="294,912 x 2 moments x 4 bytes = 2,359,296 bytes (2.36 MB); full fine-tuning needs 995.5 MB.",
+    alternatives=["2,359,296", 2.359296e6],
+    other_wrong=[294_912 * 2, 294_912 * 8 * 4],
 )
 
 q2 = ChoiceQuestion(
@@ -52,6 +54,7 @@ q2 = ChoiceQuestion(
     answer="b",
     hints=["Section 2 lists what resuming restores."],
     solution_text="(b): same seed, same epoch, same order; the batches already trained on are skipped.",
+    alternatives=["B", " b "],
 )
 
 
