@@ -1,7 +1,7 @@
 """The offline base models: `gpt2-mini`, shipped inside the package, GPT-2 small and `llama-mini`, built locally.
 
 Nothing is downloaded. `gpt2-mini` is GPT-2's code with four narrow layers (about 0.9M parameters,
-3.6 MB), pretrained on `adapterlab.corpus` with a byte-level BPE tokenizer of its own; its files ship
+3.7 MB), pretrained on `adapterlab.corpus` with a byte-level BPE tokenizer of its own; its files ship
 in `adapterlab/data/gpt2-mini/`, made by `adapterlab.recipes.make_gpt2_mini`. `gpt2` is transformers'
 `GPT2Config()` (12 layers, 768 wide, 50,257 tokens, about 124M parameters) with seeded random weights,
 so parameter counts and file sizes are the real GPT-2's but its text is noise; at 500 MB it is built
