@@ -17,10 +17,11 @@ and for names the word that goes before them in the corpus ("with Anna", "in Par
 The question sits right after the word that decides it (the last word of the review, the name),
 because a few dozen LoRA steps on a 4-layer model learn that, but not yet to look far back.
 
-Each task's grammar has two parts that share no sentence template and no name (person or place):
-`TEMPLATES[task]["train"]` with `train_names`, and `TEMPLATES[task]["held_out"]` with the names of
-`HELD_OUT_NAMES`. Every name is still a corpus word, so the tokenizer and the base model know it;
-only the adapter never met it in its task. Three sets, then:
+Each task's grammar has two parts that share no sentence template and no name (person or place): the
+training part, `TEMPLATES[task]["train"]` over every name but `HELD_OUT_NAMES` (`train_names`), and the
+held-out part, `TEMPLATES[task]["held_out"]` over the names of `HELD_OUT_NAMES` only. Every name is still
+a corpus word, so the tokenizer and the base model know it; only the adapter never met it in its task.
+Three sets, then:
 
 - `split(task)` -> (train, test): training examples from the training part; test examples from the
   held-out part, so a test score says how well the adapter carries over to sentence shapes and
