@@ -81,3 +81,14 @@ def test_scoring_agrees_with_generation_on_trained_adapters():
     for example, match in zip(examples, scored, strict=True):
         written = generate(model, tokenizer, example.prompt, max_new_tokens=4)
         assert match == (written == example.prompt + example.answer)
+
+
+@pytest.mark.parametrize("task", tasks.TASKS)
+def test_stamp_records_training_accuracy(task):
+    """The stamp's train_accuracy is the shipped adapter's score on its training examples, at least its held-out one
+    (the held-out examples use templates and names the training never did)."""
+    tokenizer = load_tokenizer("gpt2-mini")
+    model = PeftModel.from_pretrained(load_model("gpt2-mini"), adapters.trained_adapter(task))
+    record = adapters.training_record(task)
+    assert record["train_accuracy"] == tasks.accuracy(model, tokenizer, tasks.split(task)[0])
+    assert record["train_accuracy"] >= record["held_out_accuracy"]
