@@ -290,3 +290,19 @@ def test_dora_file_and_parameters_to_the_byte(tmp_path, name, targets, r, dtype)
 def test_dora_adds_d_out_per_module():
     """lora_parameters with use_dora is r · (d_in + d_out) + d_out."""
     assert lora_parameters(128, 384, 4, use_dora=True) == 4 * (128 + 384) + 384
+
+
+@pytest.mark.parametrize("targets", [r".*\.c_attn", r".*\.h\.0\.(attn\.c_attn|mlp\.c_fc)", "c_attn|c_proj"])
+def test_a_regex_string_is_sized_as_peft_wraps_it(tmp_path, targets):
+    """A string target_modules is a regex PEFT matches whole against each full module name: the estimate wraps the
+    same modules (one layer of a kind, too) and predicts the file to the byte; a bare 'c_attn|c_proj' matches no
+    full name and is an error, as in PEFT."""
+    if targets == "c_attn|c_proj":
+        with pytest.raises(StorageError, match="regular expression"):
+            estimate(CONFIGS["gpt2"], targets, 2)
+        return
+    est = estimate(CONFIGS["gpt2"], targets, 2)
+    path = _saved_file(AutoModelForCausalLM.from_config(CONFIGS["gpt2"]), tmp_path, r=2, target_modules=targets,
+                       fan_in_fan_out=True)
+    assert layout(est.tensors(), storage.METADATA).header == _header(path)
+    assert est.file_bytes == path.stat().st_size

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -81,14 +81,29 @@ class ModelShapes:
     others: tuple[ModuleShape, ...] = ()  # modules with weights LoRA cannot wrap (norms): for modules_to_save
     embeddings: tuple[str, ...] = ()  # the input and output embeddings' names, as get_input_embeddings() gives
 
-    def select(self, targets: Sequence[str]) -> list[ModuleShape]:
+    def select(self, targets: Sequence[str] | str) -> list[ModuleShape]:
         """Returns the modules PEFT's `target_modules=targets` would wrap (by PEFT's own matching rule).
+
+        A list holds names or name suffixes; a string is a regular expression that PEFT matches whole against each
+        module's full name, so it can pick some layers of a kind (a `ModuleShape` then keeps only those names).
 
         Raises:
             ShapeError: a target matches no module of this model.
         """
-        if list(targets) == ["all-linear"]:  # PEFT's shorthand: every Linear/Conv1D but the output layer
+        if targets == "all-linear" or (not isinstance(targets, str) and list(targets) == ["all-linear"]):
+            # PEFT's shorthand: every Linear/Conv1D but the output layer
             return [m for m in self.modules if m.kind != "Embedding" and not m.name.endswith("lm_head")]
+        if isinstance(targets, str):
+            config = LoraConfig(target_modules=targets)
+            chosen = []
+            for m in self.modules:
+                names = tuple(n for n in m.names if check_target_module_exists(config, n))
+                if names:
+                    chosen.append(m if names == m.names else replace(m, names=names))
+            if not chosen:
+                raise ShapeError(f"No module of {self.name} matches the regular expression {targets!r}: PEFT matches a "
+                                 f"string target whole against full names such as {self.modules[0].names[0]!r}.")
+            return chosen
         chosen = []
         for target in targets:
             found = [m for m in self.modules if check_target_module_exists(LoraConfig(target_modules=[target]), m.name)]

@@ -150,10 +150,12 @@ def dtype_name(dtype: str | torch.dtype) -> str:
     return next((name for name, c in TORCH_CODES.items() if c == code), code)
 
 
-def _saved_whole(shapes: ModelShapes, targets: list[str], modules_to_save: Sequence[str]) -> list[ModuleShape]:
+def _saved_whole(shapes: ModelShapes, targets: list[str] | str, modules_to_save: Sequence[str]) -> list[ModuleShape]:
     """The modules PEFT saves whole: `modules_to_save`, and targeted embeddings' base layers."""
     saved = shapes.select_to_save(modules_to_save)
-    if any(t in EMBEDDING_LAYER_NAMES for t in targets):  # get_peft_model_state_dict: save_embedding_layers="auto"
+    # get_peft_model_state_dict, save_embedding_layers="auto": `k in target_modules`, so for a regex string PEFT
+    # asks whether the name occurs in it
+    if any(k in targets for k in EMBEDDING_LAYER_NAMES):
         saved += [replace(m, name=f"{m.name}.base_layer", names=tuple(f"{n}.base_layer" for n in m.names))
                   for m in shapes.select(targets) if set(m.names) & set(shapes.embeddings)]
     return saved
@@ -166,7 +168,8 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
 
     Args:
         model: anything `model_shapes` accepts.
-        targets: module names as in `LoraConfig(target_modules=...)`, or ["all-linear"].
+        targets: as in `LoraConfig(target_modules=...)`: module names or suffixes, "all-linear", or a string
+            PEFT reads as a regular expression matched whole against each module's full name.
         r: LoRA's rank, at least 1.
         dtype: the LoRA weights' dtype on disk (on a float16/bfloat16 base PEFT keeps them in float32
             unless `get_peft_model(..., autocast_adapter_dtype=False)`).
@@ -179,7 +182,7 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
     """
     if isinstance(r, bool) or not isinstance(r, int) or r < 1:
         raise StorageError(f"The LoRA rank r must be a whole number of at least 1, not {r!r}.")
-    targets = [targets] if isinstance(targets, str) else list(targets)
+    targets = targets if isinstance(targets, str) else list(targets)  # a string is a regex, as in PEFT
     dtype = dtype_name(dtype)
     full_dtype = dtype if full_dtype is None else dtype_name(full_dtype)
     try:
@@ -189,7 +192,8 @@ def estimate(model, targets: Sequence[str], r: int, dtype: str | torch.dtype = "
                       for m in _saved_whole(shapes, targets, modules_to_save))
     except ShapeError as exc:
         raise StorageError(str(exc)) from None
-    return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, tuple(targets), saved, bool(use_dora))
+    shown = (targets,) if isinstance(targets, str) else tuple(targets)
+    return Estimate(shapes.name, r, dtype, rows, shapes.n_params, full_dtype, shown, saved, bool(use_dora))
 
 
 def format_estimate(est: Estimate) -> str:
