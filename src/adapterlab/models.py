@@ -72,9 +72,9 @@ def model_dir(name: str = "gpt2") -> Path:
     """Returns the local folder of base model `name`, building `gpt2` or `llama-mini` the first time (cached per
     kernel)."""
     _check_name(name)
-    return MINI_DIR if name == "gpt2-mini" else build_gpt2()
     if name == "llama-mini":
         return build_llama_mini(MINI_DIR)  # gpt2-mini's tokenizer sets its vocabulary
+    return MINI_DIR if name == "gpt2-mini" else build_gpt2()
 
 
 def _source(source: str | None) -> str:
