@@ -106,3 +106,9 @@ def test_the_committed_capstone_is_mapped_apart():
     notebooks = sorted(time_notebooks.NOTEBOOKS.glob("*.ipynb"))
     assert [p.name for p in notebooks if time_notebooks.is_capstone(p)] == ["08_capstone.ipynb"]
     assert "08_capstone.ipynb" in time_notebooks.SUMMARIES
+
+
+def test_every_notebook_has_its_line_in_the_map():
+    """Each notebook has a one-line summary for the README map (a new notebook without one shows only its title)."""
+    names = sorted(p.name for p in time_notebooks.NOTEBOOKS.glob("*.ipynb"))
+    assert [name for name in names if name not in time_notebooks.SUMMARIES] == []

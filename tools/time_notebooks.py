@@ -225,8 +225,9 @@ SUMMARIES = {
     "00_start_here.ipynb": "check the environment, meet the two offline GPT-2s and where their parameters live",
     "01_lora_wrapping.ipynb": "LoRA on one layer by hand, then `get_peft_model` on GPT-2: `Conv1D`, "
                               "`fan_in_fan_out`, trainable counts",
-    "02_training_adapters.ipynb": "train a LoRA adapter with transformers' `Trainer`: a live loss curve, what a "
-                                  "checkpoint holds, resuming exactly",
+    "02_training_adapters.ipynb": "you write the training: a `datasets` dataset, the collator that masks the "
+                                  "prompt, `TrainingArguments` and a `Trainer` with an eval set; held-out accuracy, "
+                                  "overfitting seen",
     "03_saving_adapters.ipynb": "what `save_pretrained` writes: the three files, the fields of "
                                 "`adapter_config.json` that matter, saving only the adapter",
     "04_reloading_adapters.ipynb": "`PeftModel.from_pretrained`, `is_trainable`, `load_adapter` and the active "
@@ -240,19 +241,26 @@ SUMMARIES = {
     "08_capstone.ipynb": "a new task end to end: your data split, your collator and `Trainer`, accuracy, the size "
                          "predicted, a shareable folder, reload, serving beside the shipped adapters, merge or not",
     "00a_version_drift.ipynb": "when transformers and PEFT drift apart: the floor transformers checks, and where",
+    "01a_second_architecture.ipynb": "a Llama-style model (`nn.Linear` q/k/v/o, GQA): choosing `target_modules`, "
+                                     "PEFT's defaults per architecture, the adapter's size by hand",
     "02a_memory_and_scaling.ipynb": "why LoRA: AdamW's memory for full fine-tuning and LoRA; what `r`, "
                                     "`lora_alpha` and rsLoRA do to training",
+    "02b_checkpoints_and_resuming.ipynb": "what a checkpoint holds, resuming exactly, keeping the best checkpoint "
+                                          "by validation loss",
     "03a_files_by_hand.ipynb": "the safetensors file opened by hand, the legacy pickle and why it is unsafe, "
                                "crash-safe saves",
     "04a_error_lab.ipynb": "ten ways a reload fails (some silently) and how to recover; `hotswap_adapter`",
     "04b_transformers_integration.ipynb": "transformers' own adapter API: `load_adapter`, `add_adapter`, "
                                           "`set_adapter` on a plain model, against PEFT's",
+    "04c_device_map_offload.ipynb": "`device_map` with disk offloading on a CPU: LoRA weights on meta with no "
+                                    "data, what fails, what works (load first, offload after)",
     "05a_weighted_adapters.ipynb": "combining adapters with `add_weighted_adapter`, and `delete_adapter`",
-    "06a_merging_in_depth.ipynb": "the merge's rounding, `safe_merge`, recovery, merging into a quantized base "
-                                  "(simulated), latency",
+    "06a_merging_in_depth.ipynb": "the merge's rounding, `safe_merge`, recovery, latency",
+    "06b_qlora_for_real.ipynb": "QLoRA for real on a CPU: a 4-bit base (bitsandbytes), training on it, merging "
+                                "into 4 bits against the alternatives, saving and reloading 4-bit models",
     "07a_published_figures.ipynb": "published adapter sizes and percentages, recomputed with the formula",
     "07b_file_size_in_depth.ipynb": "what else changes an adapter's file size: whole modules, resized "
-                                    "vocabularies, dtypes",
+                                    "vocabularies, dtypes, DoRA's magnitudes",
 }
 
 
