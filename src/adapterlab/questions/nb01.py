@@ -3,6 +3,7 @@
 from typing import Any
 
 from peft import LoraConfig
+from peft.tuners.lora import LoraLayer
 from torch import nn
 
 from adapterlab import judging
@@ -73,12 +74,17 @@ def lora_module_names(model: nn.Module) -> list[str]:
     return judging.wrapped_modules(model)
 
 
-def peft_model_problem(model: Any, transformers_ok: bool = False) -> tuple[str, str] | None:
-    """The first thing that makes `model` other than a PeftModel wrapping a fresh gpt2-mini, or None.
+def peft_model_problem(model: Any, transformers_ok: bool = False, *, base_name: str = "gpt2-mini",
+                       expected: dict | None = None, variable: str = "my_model") -> tuple[str, str] | None:
+    """The first thing that makes `model` other than a PeftModel wrapping a fresh `base_name`, or None.
 
-    With `transformers_ok`, a plain model given its adapter by transformers' own `add_adapter`/`load_adapter`
-    is judged like a PeftModel.
+    Args:
+        transformers_ok: a plain model given its adapter by transformers' own `add_adapter`/`load_adapter`
+            is judged like a PeftModel.
+        expected: the config fields that tell `base_name` apart (default: gpt2-mini's `MINI_SHAPE`).
+        variable: the learner's variable, for the message that tells them what to keep.
     """
+    expected = MINI_SHAPE if expected is None else expected
     if model is None:
         return ("none", "You passed None. `print_trainable_parameters()` prints and returns None: keep what "
                         "`get_peft_model` returns in the variable, and print on a line of its own.")
@@ -89,21 +95,24 @@ def peft_model_problem(model: Any, transformers_ok: bool = False) -> tuple[str, 
         if isinstance(model, nn.Module) and lora_module_names(model) and host is None:
             return ("base_passed", f"This is the {type(model).__name__} you gave `get_peft_model`: it changed it in "
                                    "place (it holds LoRA layers now), but the PeftModel is what it returns. "
-                                   "Keep that: `my_model = get_peft_model(base, config)`.")
+                                   f"Keep that: `{variable} = get_peft_model(base, config)`.")
         return "not_peft", f"Expected the PeftModel that `get_peft_model` returns, not {type(model).__name__}."
-    config = (model.get_base_model() if host == "peft" else model).config
-    shape = {key: getattr(config, key, None) for key in MINI_SHAPE}
-    if shape != MINI_SHAPE:
-        return ("wrong_base", f"This wraps a GPT-2 with {shape['n_layer']} layers, {shape['n_embd']} wide; the "
-                              "task is on gpt2-mini (4 layers, 128 wide): `load_model('gpt2-mini')`.")
+    base = model.get_base_model() if host == "peft" else model
+    shape = {key: getattr(base.config, key, None) for key in expected}
+    if shape != expected:
+        differ = ", ".join(f"{key} {shape[key]!r} (not {value!r})" for key, value in expected.items()
+                           if shape[key] != value)
+        return ("wrong_base", f"This wraps a {type(base).__name__} with {differ}; the task is on {base_name}: "
+                              f"`load_model('{base_name}')`.")
     if len(model.peft_config) != 1:
         return ("adapters", f"This model holds {len(model.peft_config)} adapters {list(model.peft_config)}; wrap a "
-                            "fresh gpt2-mini once, which gives one adapter.")
+                            f"fresh {base_name} once, which gives one adapter.")
     trainable = [name for name, p in model.named_parameters() if p.requires_grad]
     outside = [name for name in trainable if ".lora_" not in name]
     if outside:
         return ("unfrozen", f"{len(outside)} tensors outside the adapter train too (e.g. {outside[0]}): "
-                            "GPT-2's own weights must stay frozen. Wrap a fresh model and leave them as PEFT set them.")
+                            f"{base_name}'s own weights must stay frozen. Wrap a fresh model and leave them as PEFT "
+                            "set them.")
     if not trainable:
         return ("frozen", "Nothing in this model is trainable, not even the adapter's lora_A and lora_B: an "
                           "optimizer would have nothing to update.")
@@ -111,7 +120,8 @@ def peft_model_problem(model: Any, transformers_ok: bool = False) -> tuple[str, 
 
 
 def lora_settings_problem(model: nn.Module, r: int, alpha: int) -> tuple[str, str] | None:
-    """A problem if the adapter's layers were not built with rank `r` and lora_alpha `alpha`, else None."""
+    """A problem if the adapter's layers were not built with rank `r`, lora_alpha `alpha` and plain LoRA, else
+    None (read per layer, so a `rank_pattern` shows too)."""
     (name,) = model.peft_config
     settings = judging.layer_settings(model, name)
     ranks, alphas = sorted({rank for rank, _ in settings}), sorted({a for _, a in settings})
@@ -120,6 +130,9 @@ def lora_settings_problem(model: nn.Module, r: int, alpha: int) -> tuple[str, st
     if alphas != [alpha]:
         return ("alpha", f"lora_alpha is {', '.join(f'{a:g}' for a in alphas)}; the task asks for {alpha} "
                          f"(so the update is scaled by alpha/r = {alpha / r:g}).")
+    if any(layer.use_dora.get(name) for layer in model.modules() if isinstance(layer, LoraLayer)):
+        return ("dora", "This is DoRA (`use_dora=True`): it trains a magnitude vector per module on top of A and B. "
+                        "The task asks for plain LoRA.")
     return None
 
 

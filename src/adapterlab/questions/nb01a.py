@@ -2,12 +2,11 @@
 
 from typing import Any
 
-from peft import LoraConfig
-from peft.tuners.lora import LoraLayer
 from torch import nn
 
 from adapterlab import judging
 from adapterlab.exercises import ChoiceQuestion, CodeQuestion, Slip, TaskQuestion, ValueQuestion
+from adapterlab.questions.nb01 import lora_settings_problem, peft_model_problem
 
 # llama-mini as adapterlab.llama_mini builds it: 4 layers, 128 wide, 4 query heads of 32, 2 key/value heads.
 LLAMA_MINI_SHAPE = {"model_type": "llama", "num_hidden_layers": 4, "hidden_size": 128}
@@ -27,35 +26,9 @@ def _kind(name: str) -> str:
 
 def _llama_model_problem(model: Any) -> tuple[str, str] | None:
     """The first thing that makes `model` other than a fresh llama-mini with one trainable adapter, held by a
-    PeftModel or given by transformers' own `add_adapter`."""
-    if model is None:
-        return ("none", "You passed None. `print_trainable_parameters()` prints and returns None: keep what "
-                        "`get_peft_model` returns in the variable, and print on a line of its own.")
-    if isinstance(model, LoraConfig):
-        return "config", "That is the config. Pass the model `get_peft_model(base, config)` returns."
-    host = judging.adapter_host(model)
-    if host is None:
-        if isinstance(model, nn.Module) and judging.wrapped_modules(model):
-            return ("base_passed", f"This is the {type(model).__name__} you gave `get_peft_model`: it changed it in "
-                                   "place (it holds LoRA layers now), but the PeftModel is what it returns. "
-                                   "Keep that: `llama_mlp = get_peft_model(base, config)`.")
-        return "not_peft", f"Expected the PeftModel that `get_peft_model` returns, not {type(model).__name__}."
-    base = model.get_base_model() if host == "peft" else model
-    shape = {key: getattr(base.config, key, None) for key in LLAMA_MINI_SHAPE}
-    if shape != LLAMA_MINI_SHAPE:
-        return ("wrong_base", f"This wraps a {type(base).__name__} (model_type {shape['model_type']!r}); the task "
-                              "is on llama-mini: `load_model('llama-mini')`.")
-    if len(model.peft_config) != 1:
-        return ("adapters", f"This model holds {len(model.peft_config)} adapters ({', '.join(model.peft_config)}); "
-                            "wrap a fresh llama-mini, which gives one.")
-    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
-    outside = [name for name in trainable if ".lora_" not in name]
-    if outside:
-        return ("unfrozen", f"{len(outside)} tensors outside the adapter train too (e.g. {outside[0]}): "
-                            "llama-mini's own weights must stay frozen, as PEFT leaves them.")
-    if not trainable:
-        return "frozen", "Nothing in this model is trainable, not even the adapter."
-    return None
+    PeftModel or given by transformers' own `add_adapter` (notebook 01's check, on llama-mini)."""
+    return peft_model_problem(model, transformers_ok=True, base_name="llama-mini", expected=LLAMA_MINI_SHAPE,
+                              variable="llama_mlp")
 
 
 def _mlp_wraps_problem(model: nn.Module) -> tuple[str, str] | None:
@@ -86,27 +59,9 @@ def _mlp_wraps_problem(model: nn.Module) -> tuple[str, str] | None:
                        f"{len(wanted)} linear layers of the MLP: gate_proj, up_proj and down_proj in each layer.")
 
 
-def _lora_settings_problem(model: nn.Module, r: int, alpha: int) -> tuple[str, str] | None:
-    """A problem if the wrapped layers' rank, lora_alpha or variant is not the one asked for (read per layer, so a
-    `rank_pattern` shows too)."""
-    (adapter,) = model.peft_config
-    settings = judging.layer_settings(model, adapter)
-    ranks, alphas = sorted({rank for rank, _ in settings}), sorted({a for _, a in settings})
-    layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
-    if ranks != [r]:
-        return "rank", f"The adapter has rank r={' and '.join(map(str, ranks))}; the task asks for r={r}."
-    if alphas != [alpha]:
-        return ("alpha", f"lora_alpha is {' and '.join(f'{a:g}' for a in alphas)}; the task asks for {alpha} "
-                         f"(so the update is scaled by alpha/r = {alpha / r:g}).")
-    if any(layer.use_dora.get(adapter) for layer in layers):
-        return ("dora", "This is DoRA (`use_dora=True`): it trains a magnitude vector per module on top of A and B. "
-                        "The task asks for plain LoRA.")
-    return None
-
-
 def diagnose_llama_mlp(model: Any) -> tuple[str, str] | None:
     """q1: a fresh llama-mini with LoRA r=8, alpha 16 on gate_proj, up_proj, down_proj, nothing else."""
-    return _llama_model_problem(model) or _mlp_wraps_problem(model) or _lora_settings_problem(model, 8, 16)
+    return _llama_model_problem(model) or _mlp_wraps_problem(model) or lora_settings_problem(model, 8, 16)
 
 
 def _wrap_code(targets: str, base: str = "llama-mini", options: str = "r=8, lora_alpha=16, ") -> str:
