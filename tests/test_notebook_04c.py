@@ -194,3 +194,23 @@ def test_an_offloaded_model_refuses_to_move(checkpoint, tmp_path):
     section 8)."""
     with pytest.raises(RuntimeError, match="You can't move a model that has some modules offloaded"):
         _offloaded(checkpoint, tmp_path / "offload").to("cpu")
+
+
+def test_the_only_stderr_a_notebook_may_show_is_accelerates_offload_notice():
+    """One cell in the whole workbook declares a stderr text (the browser test allows it there and nowhere else):
+    04c's loading cell, and the text is the start of the notice accelerate 1.15.0 writes when it offloads."""
+    import importlib.util
+    from pathlib import Path
+
+    import nbformat
+
+    declared = {(path.name, i): cell.metadata["adapterlab"]["stderr"]
+                for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+                for i, cell in enumerate(nbformat.read(path, as_version=4).cells)
+                if "stderr" in cell.metadata.get("adapterlab", {})}
+    assert list(declared) == [("04c_device_map_offload.ipynb", 5)]
+    source = Path(importlib.util.find_spec("accelerate.big_modeling").origin).read_text()
+    assert 'f"Some parameters are on the meta device because they were offloaded to the {offloaded_devices_str}."' \
+        in source
+    assert declared["04c_device_map_offload.ipynb", 5] == "Some parameters are on the meta device because they " \
+                                                          "were offloaded to the"
