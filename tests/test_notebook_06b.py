@@ -168,3 +168,12 @@ def test_a_repacked_layer_cannot_train():
     layer.train()
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         layer(torch.randn(2, 128, requires_grad=True)).sum().backward()
+
+
+def test_the_merge_check_names_what_it_was_handed(tmp_path):
+    """06b.merge_4bit's check wants (model, the adapter's folder); anything else is named as such, before any
+    model is loaded."""
+    from adapterlab.questions.nb06b import diagnose_merged_4bit
+
+    assert diagnose_merged_4bit(None)[0] == "not_pair"
+    assert diagnose_merged_4bit((torch.nn.Linear(2, 2), tmp_path))[0] == "no_folder"
