@@ -187,3 +187,19 @@ def test_written_folder_holds_every_notebook_solved(tmp_path):
         assert counts[name] == len(TAGGED.get(name, [])) == len(written.cells) - len(original.cells)
         solved_cells = [cell for cell in written.cells if "import progress as _progress" in cell.source]
         assert len(solved_cells) == counts[name], name
+
+
+def test_hands_on_cells_mark_where_the_learner_writes():
+    """A hands-on exercise cell (other than a function to write) marks the learner's lines with `# >>> your code` and
+    `# <<< your code` above the check: several statements fit between the marks, not only `x = ____`."""
+    unmarked = []
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        for exercise in TAGGED[path.name]:
+            source = cells[exercise.index].source
+            if isinstance(QUESTIONS[exercise.question_id], TaskQuestion) and not source.startswith("def "):
+                lines = source.splitlines()
+                marks = [i for i, line in enumerate(lines) if line.startswith(("# >>> your code", "# <<< your code"))]
+                if len(marks) != 2 or not lines[marks[0]].startswith("# >>>") or marks[1] >= len(lines) - 1:
+                    unmarked.append(exercise.question_id)
+    assert unmarked == []
